@@ -1,0 +1,5 @@
+"""Allows ``python -m tui``."""
+
+from tui.cli import main
+
+raise SystemExit(main())

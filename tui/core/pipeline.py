@@ -1,0 +1,47 @@
+"""Input pipelines: uint8 MNIST arrays to batched float tensors, with cheap shift augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tui.core.config import TrainConfig
+from tui.core.tf import import_tf
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) or float [0, 1] images to float32 (N, 28, 28, 1) in [0, 1]."""
+    x = np.asarray(images)
+    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+    return x.reshape((-1, 28, 28, 1))
+
+
+def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool = False):
+    """Shuffled, batched training data; random shifts of up to ``cfg.augment_shift`` pixels."""
+    tf, _ = import_tf()
+    ds = tf.data.Dataset.from_tensor_slices((x.reshape((-1, 28, 28, 1)), y.astype("int32")))
+    ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
+    shift = int(cfg.augment_shift)
+
+    def prepare(images, labels):
+        images = tf.cast(images, tf.float32) / 255.0
+        if shift:
+            padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
+            n = tf.shape(images)[0]
+            # One random offset per image, as a translation via crop of the padded batch.
+            dx = tf.random.uniform([n], 0, 2 * shift + 1, dtype=tf.int32)
+            dy = tf.random.uniform([n], 0, 2 * shift + 1, dtype=tf.int32)
+            rows = dy[:, None] + tf.range(28)[None, :]
+            cols = dx[:, None] + tf.range(28)[None, :]
+            images = tf.gather(padded, rows, axis=1, batch_dims=1)
+            images = tf.gather(images, cols, axis=2, batch_dims=1)
+        if one_hot:
+            labels = tf.one_hot(labels, 10)
+        return images, labels
+
+    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 512, one_hot: bool = False):
+    tf, _ = import_tf()
+    labels = np.eye(10, dtype="float32")[y] if one_hot else y.astype("int32")
+    return tf.data.Dataset.from_tensor_slices((to_model_input(x), labels)).batch(batch_size).prefetch(2)
