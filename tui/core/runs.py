@@ -211,7 +211,7 @@ class RunSummary:
 
     run_id: str
     path: Path
-    status: str  # running | done | cancelled | error | interrupted | new
+    status: str  # new | starting | running | done | cancelled | error | interrupted
     preset: str = "?"
     epoch: int = 0
     epochs: int = 0
@@ -282,6 +282,16 @@ def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunS
             s.model = ev.get("model") or ev.get("checkpoint")
             if ev.get("test_accuracy") is not None:
                 s.test_accuracy = float(ev["test_accuracy"])
+    if s.status == "new":
+        try:
+            launcher_pid = int((run_dir / "pid").read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            launcher_pid = None
+        if launcher_pid is not None:
+            s.pid = launcher_pid
+            s.status = "starting" if pid_alive(launcher_pid) else "interrupted"
+            if s.status == "interrupted":
+                s.reason = "the training process ended before it started training; see output.log in the run folder"
     if s.status == "running" and (s.pid is None or not pid_alive(s.pid)):
         s.status = "interrupted"
         s.reason = "the training process stopped without a final record (killed or machine restarted)"

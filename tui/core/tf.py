@@ -53,6 +53,9 @@ def import_tf():
                 import tensorflow as tf  # noqa: PLC0415 - deliberately lazy
                 import keras  # noqa: PLC0415
 
+                import absl.logging  # noqa: PLC0415 - Keras warns through absl, e.g. about HDF5
+
+                absl.logging.set_verbosity(absl.logging.ERROR)
                 tf.get_logger().setLevel("ERROR")
                 tf.autograph.set_verbosity(0)
                 # Touch the device list now so any CUDA probing also happens while silenced.

@@ -1,0 +1,368 @@
+"""The ``digitrec`` command line: the app by default, and headless train/runs/watch/evaluate/predict.
+
+Imports are lazy so that ``digitrec --help`` answers at once and never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from tui import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _add_data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="PATH", help="MNIST .npz file (default: $DIGITREC_MNIST, then the Keras cache, then download)")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", metavar="PATH", help="model file (default: models/digit_recognizer.h5 or $DIGITREC_MODEL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digitrec",
+        description="Train, watch, test and use a handwritten-digit recogniser. With no command, opens the terminal app.",
+    )
+    parser.add_argument("--version", action="version", version=f"digitrec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    app = sub.add_parser("app", help="open the terminal app (the default)")
+    _add_model(app)
+    _add_data(app)
+
+    train = sub.add_parser("train", help="train a model as a recorded run in runs/")
+    train.add_argument("--preset", default=None, help="classic, fast, default or best (default: default)")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, help="peak learning rate")
+    train.add_argument("--lr-schedule", choices=("constant", "cosine", "onecycle"))
+    train.add_argument("--validation-split", type=float, help="fraction of the training set held out for validation")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--augment-shift", type=int, help="random shifts of up to N pixels (0: off)")
+    train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--subset", dest="train_subset", type=int, help="train on the first N images only (quick trials)")
+    train.add_argument("--output", metavar="PATH", help="where the finished model goes (default: models/digit_recognizer.h5)")
+    train.add_argument("--resume", metavar="RUN", help="continue a cancelled or interrupted run from its last checkpoint")
+    train.add_argument("--run-dir", help=argparse.SUPPRESS)  # a run prepared by the app's launcher
+    train.add_argument("--no-test", action="store_true", help="skip the final test-set evaluation")
+    _add_data(train)
+
+    runs_p = sub.add_parser("runs", help="list training runs with status, progress and best validation accuracy")
+    runs_p.add_argument("--json", action="store_true", help="one JSON object per run")
+
+    watch = sub.add_parser("watch", help="follow a run's progress live (from another terminal too)")
+    watch.add_argument("run", nargs="?", default="latest", help="run id, unique prefix, folder or 'latest'")
+
+    stop = sub.add_parser("stop", help="ask a running run to stop (it keeps its best checkpoint)")
+    stop.add_argument("run", nargs="?", default="latest")
+
+    ev = sub.add_parser("evaluate", help="test accuracy, per-class precision/recall, confusion matrix")
+    _add_model(ev)
+    _add_data(ev)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--worst", type=int, default=5, metavar="N", help="show the N most confident mistakes (default 5)")
+
+    pr = sub.add_parser("predict", help="predict the digit in image files or folders")
+    pr.add_argument("paths", nargs="+", metavar="PATH")
+    _add_model(pr)
+    pr.add_argument("--json", action="store_true", help="one JSON object per image")
+    pr.add_argument("--blocks", action="store_true", help="finer half-block rendering instead of ASCII")
+
+    models = sub.add_parser("models", help="list the models in models/ with their metadata")
+    models.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from tui.core.errors import DigitrecError
+
+    try:
+        handler = COMMANDS[args.command or "app"]
+        return handler(args)
+    except DigitrecError as exc:
+        print(f"digitrec: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("digitrec: interrupted", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:  # e.g. `digitrec predict ... | head`
+        return EXIT_OK
+    except Exception as exc:  # last resort: one line, never a traceback
+        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        print(f"digitrec: unexpected error: {type(exc).__name__}{': ' + detail if detail else ''}", file=sys.stderr)
+        return EXIT_FAIL
+
+
+# --- app ------------------------------------------------------------------------------------
+
+
+def cmd_app(args) -> int:
+    from tui.app.app import run_app
+
+    return run_app(model=getattr(args, "model", None), data=getattr(args, "data", None)) or EXIT_OK
+
+
+# --- train ----------------------------------------------------------------------------------
+
+
+class TrainPrinter:
+    """Shows run events: a live progress line in a terminal, plain lines otherwise."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.width = 0
+
+    def __call__(self, event: dict) -> None:
+        from tui.core.train import _describe
+
+        kind = event["type"]
+        if kind == "batch":
+            if self.tty:
+                self._bar(event)
+            return
+        self._clear()
+        if kind == "epoch" or kind in ("start", "done", "cancelled", "error"):
+            print(_describe(event), file=self.stream, flush=True)
+
+    def _bar(self, e: dict) -> None:
+        frac = e["step"] / e["steps"] if e.get("steps") else 0
+        filled = int(frac * 20)
+        parts = [f"epoch {e['epoch']}/{e['epochs']} [{'#' * filled}{'.' * (20 - filled)}] {e['step']}/{e['steps']}"]
+        if e.get("loss") is not None:
+            parts.append(f"loss {e['loss']:.4f}")
+        if e.get("accuracy") is not None:
+            parts.append(f"acc {e['accuracy']:.4f}")
+        if e.get("eta_s") is not None:
+            parts.append(f"ETA {_duration(e['eta_s'])}")
+        if e.get("images_per_sec"):
+            parts.append(f"{e['images_per_sec']:.0f} img/s")
+        line = "  ".join(parts)
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = len(line)
+
+    def _clear(self) -> None:
+        if self.tty and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.width = 0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def cmd_train(args) -> int:
+    from tui.core import runs
+    from tui.core.config import TrainConfig, preset_config
+    from tui.core.presets import DEFAULT_PRESET
+    from tui.core.train import run_training
+
+    overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "lr_schedule", "validation_split",
+                                                "seed", "augment_shift", "label_smoothing", "train_subset")}
+    printer = TrainPrinter()
+    if args.resume:
+        run_dir = runs.find_run(args.resume)
+        print(f"resuming run {run_dir.name}", flush=True)
+        result = run_training(None, data_path=args.data, resume=run_dir, reporter=printer, evaluate_test=not args.no_test)
+    elif args.run_dir:
+        stored = json.loads((Path(args.run_dir) / runs.CONFIG).read_text(encoding="utf-8"))
+        cfg = TrainConfig.from_dict(stored["train"])
+        result = run_training(cfg, data_path=args.data or stored.get("data"), output=stored.get("output"),
+                              run_dir=Path(args.run_dir), reporter=printer, evaluate_test=not args.no_test)
+    else:
+        cfg = preset_config(args.preset or DEFAULT_PRESET).with_overrides(**overrides)
+        result = run_training(cfg, data_path=args.data, output=args.output, reporter=printer,
+                              evaluate_test=not args.no_test)
+    if result.status == "done":
+        return EXIT_OK
+    if result.status == "cancelled":
+        print(f"run folder: {result.run_dir} (resume with `digitrec train --resume {result.run_dir.name}`)", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"digitrec: training failed: {result.reason} (run folder: {result.run_dir})", file=sys.stderr)
+    return EXIT_FAIL
+
+
+# --- runs / watch / stop -------------------------------------------------------------------------
+
+
+def _pct(value) -> str:
+    return f"{value:.2%}" if isinstance(value, (int, float)) else "-"
+
+
+def cmd_runs(args) -> int:
+    from tui.core.runs import list_runs, runs_dir
+
+    found = list_runs()
+    if args.json:
+        for r in found:
+            print(json.dumps({"run_id": r.run_id, "status": r.status, "preset": r.preset, "epoch": r.epoch,
+                              "epochs": r.epochs, "progress": round(r.progress, 4), "best_val_accuracy": r.best_val_accuracy,
+                              "test_accuracy": r.test_accuracy, "reason": r.reason, "path": str(r.path)}))
+        return EXIT_OK
+    if not found:
+        print(f"no runs in {runs_dir()}/ yet; start one with `digitrec train`")
+        return EXIT_OK
+    print(f"{'RUN':34} {'STATUS':11} {'PRESET':8} {'EPOCH':>7} {'BEST VAL':>9} {'TEST':>8}  NOTE")
+    for r in found:
+        epoch = f"{r.epoch}/{r.epochs}" if r.epochs else "-"
+        note = r.reason if r.status != "done" else (r.model or "")
+        if r.resumable:
+            note = (note + "; " if note else "") + "resumable with --resume"
+        print(f"{r.run_id:34} {r.status:11} {r.preset:8} {epoch:>7} {_pct(r.best_val_accuracy):>9} {_pct(r.test_accuracy):>8}  {note}")
+    return EXIT_OK
+
+
+def cmd_watch(args) -> int:
+    from tui.core.runs import find_run, follow, summarise
+
+    run_dir = find_run(args.run)
+    summary = summarise(run_dir)
+    print(f"watching run {run_dir.name} ({summary.status}); Ctrl+C stops watching, not the run", flush=True)
+    printer = TrainPrinter()
+    last = None
+    for event in follow(run_dir, idle_timeout=None if summary.status in ("running", "starting") else 0.5):
+        last = event
+        if event["type"] == "lost":
+            printer._clear()
+            print(f"run lost: {event['reason']}", flush=True)
+            return EXIT_FAIL
+        printer(event)
+    printer._clear()
+    if last is None or last["type"] not in ("done", "cancelled", "error"):
+        print(f"run {run_dir.name} has not started yet or has no record", flush=True)
+    return EXIT_OK if last and last["type"] == "done" else EXIT_FAIL
+
+
+def cmd_stop(args) -> int:
+    from tui.core.launch import stop_run
+    from tui.core.runs import find_run
+
+    run_dir = find_run(args.run)
+    if stop_run(run_dir):
+        print(f"asked run {run_dir.name} to stop; it records 'cancelled' within about one batch")
+        return EXIT_OK
+    print(f"digitrec: run {run_dir.name} is not running", file=sys.stderr)
+    return EXIT_FAIL
+
+
+# --- evaluate ----------------------------------------------------------------------------------
+
+
+def cmd_evaluate(args) -> int:
+    from tui.core.evaluate import evaluate
+
+    tty = sys.stderr.isatty() and not args.json
+
+    def progress(done: int, total: int) -> None:
+        if tty:
+            sys.stderr.write(f"\revaluating {done}/{total}")
+            sys.stderr.flush()
+
+    report = evaluate(args.model, args.data, progress=progress)
+    if tty:
+        sys.stderr.write("\r" + " " * 30 + "\r")
+    if args.json:
+        print(json.dumps(report.to_json(mistakes=args.worst)))
+        return EXIT_OK
+    print(format_report(report, args.worst))
+    return EXIT_OK
+
+
+def format_report(report, worst: int) -> str:
+    from tui.core.render import ascii_digit, probability_bars, side_by_side
+
+    lines = [
+        f"model     {report.model_path}",
+        f"test set  {report.n} images",
+        f"accuracy  {report.accuracy:.2%}  ({report.n - round(report.accuracy * report.n)} wrong)",
+        f"loss      {report.loss:.4f}",
+        "",
+        "digit  precision  recall      f1  support",
+    ]
+    for row in report.per_class:
+        lines.append(f"{row['digit']:>5}  {row['precision']:>9.2%}  {row['recall']:>6.2%}  {row['f1']:>6.2%}  {row['support']:>7}")
+    lines += ["", "confusion matrix (rows: true digit, columns: predicted)", "      " + "".join(f"{d:>6}" for d in range(10))]
+    for d, row in enumerate(report.confusion):
+        lines.append(f"{d:>6}" + "".join(f"{v:>6}" if v else f"{'.':>6}" for v in row))
+    if worst and report.mistakes:
+        lines += ["", f"most confident mistakes ({min(worst, len(report.mistakes))} of {len(report.mistakes)})"]
+        for m in report.mistakes[:worst]:
+            lines.append(f"test #{m.index}: true {m.true}, predicted {m.predicted} ({m.confidence:.1%})")
+            lines += side_by_side(ascii_digit(m.image28), probability_bars(m.probabilities))
+            lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+# --- predict / models ----------------------------------------------------------------------------
+
+
+def cmd_predict(args) -> int:
+    from tui.core.inference import Predictor
+    from tui.core.render import format_prediction
+
+    predictor = Predictor(args.model)
+    results = predictor.predict_paths(args.paths)
+    failed = 0
+    for p in results:
+        if p.error:
+            failed += 1
+            if args.json:
+                print(json.dumps(p.to_json()), flush=True)
+            else:
+                print(f"digitrec: {p.error}", file=sys.stderr, flush=True)
+            continue
+        if args.json:
+            print(json.dumps(p.to_json()), flush=True)
+        else:
+            print(format_prediction(p.path, p.digit, p.confidence, p.probabilities, p.input28,
+                                    mode="blocks" if args.blocks else "ascii", uncertain=p.uncertain, note=p.reason))
+            print(flush=True)
+    if not args.json and len(results) > 1:
+        print(f"{len(results) - failed} predicted, {failed} failed", file=sys.stderr)
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_models(args) -> int:
+    from tui.core.modelfile import MODELS_DIR, list_models
+
+    found = list_models(MODELS_DIR)
+    if args.json:
+        for m in found:
+            print(json.dumps({"path": str(m.path), "size_bytes": m.size_bytes, "metadata": m.metadata, "error": m.error}, default=str))
+        return EXIT_OK
+    if not found:
+        print(f"no models in {MODELS_DIR}/; train one with `digitrec train`")
+        return EXIT_OK
+    for m in found:
+        meta = m.metadata
+        if m.error:
+            print(f"{str(m.path):40} unreadable: {m.error}")
+            continue
+        print(f"{str(m.path):40} {m.size_bytes / 1e6:5.1f} MB  preset {meta.get('preset', '?'):8} "
+              f"test {_pct(meta.get('test_accuracy')):>7}  {meta.get('date', '')}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "app": cmd_app,
+    "train": cmd_train,
+    "runs": cmd_runs,
+    "watch": cmd_watch,
+    "stop": cmd_stop,
+    "evaluate": cmd_evaluate,
+    "predict": cmd_predict,
+    "models": cmd_models,
+}

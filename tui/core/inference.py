@@ -1,0 +1,118 @@
+"""Inference: images or 28x28 inputs in, digits with probabilities and an uncertainty flag out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tui.core.errors import DigitrecError, ImageError
+from tui.core.modelfile import default_model_path, load_model, read_metadata
+
+# Below this top probability we say "unsure" instead of naming a digit confidently.
+CONFIDENCE_THRESHOLD = 0.6
+
+
+@dataclass
+class Prediction:
+    """One image's answer; ``error`` is set (and the rest empty) when the image failed."""
+
+    path: str | None
+    digit: int | None = None
+    confidence: float = 0.0
+    probabilities: list[float] | None = None
+    input28: np.ndarray | None = None  # what the model saw: 28x28 float [0, 1], white on black
+    gray: np.ndarray | None = None  # a small grayscale preview of the source image
+    uncertain: bool = False
+    reason: str | None = None  # why it is uncertain
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.error:
+            return {"path": self.path, "error": self.error}
+        return {
+            "path": self.path,
+            "digit": self.digit,
+            "confidence": round(self.confidence, 6),
+            "probabilities": [round(p, 6) for p in self.probabilities or []],
+            "uncertain": self.uncertain,
+            "reason": self.reason,
+        }
+
+
+def judge(probabilities: np.ndarray, input28: np.ndarray | None) -> tuple[bool, str | None]:
+    """Whether to flag a prediction as uncertain, and why."""
+    if input28 is not None:
+        from tui.core.preprocess import looks_like_digit  # noqa: PLC0415
+
+        if not looks_like_digit(input28):
+            return True, "the image does not look like a single handwritten digit"
+    top = float(np.max(probabilities))
+    if top < CONFIDENCE_THRESHOLD:
+        return True, f"low confidence ({top:.0%}); the digit may be ambiguous"
+    return False, None
+
+
+class Predictor:
+    """A loaded digit model ready to predict; construction loads TensorFlow and the model."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None, model=None):
+        self.model_path = Path(model_path) if model_path else default_model_path()
+        self.model = model if model is not None else load_model(self.model_path)
+        try:
+            self.metadata = read_metadata(self.model_path)
+        except DigitrecError:
+            self.metadata = {}
+
+    def predict_arrays(self, inputs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
+        """Probabilities (N, 10) for inputs of shape (N, 28, 28) uint8 or float in [0, 1]."""
+        from tui.core.pipeline import to_model_input  # noqa: PLC0415
+
+        x = to_model_input(inputs)
+        out = [np.asarray(self.model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, 10), dtype="float32")
+
+    def predict_input(self, input28: np.ndarray, path: str | None = None, gray: np.ndarray | None = None) -> Prediction:
+        probs = self.predict_arrays(np.asarray(input28, dtype="float32")[None])[0]
+        return self._prediction(path, probs, input28, gray)
+
+    def _prediction(self, path, probs, input28, gray) -> Prediction:
+        uncertain, reason = judge(probs, input28)
+        digit = int(np.argmax(probs))
+        return Prediction(
+            path=path, digit=digit, confidence=float(probs[digit]), probabilities=[float(p) for p in probs],
+            input28=input28, gray=gray, uncertain=uncertain, reason=reason,
+        )
+
+    def predict_image(self, path: str | os.PathLike) -> Prediction:
+        return self.predict_paths([path])[0]
+
+    def predict_paths(self, paths: list[str | os.PathLike]) -> list[Prediction]:
+        """Predict every image named or found in folders; failures become ``error`` entries."""
+        from tui.core.images import collect_images  # noqa: PLC0415
+        from tui.core.preprocess import preprocess_path  # noqa: PLC0415
+
+        results: list[Prediction] = []
+        ready: list[tuple[int, Any]] = []
+        for path, problem in collect_images(list(paths)):
+            if problem is not None:
+                results.append(Prediction(path=str(path), error=str(problem)))
+                continue
+            try:
+                pre = preprocess_path(path)
+            except ImageError as exc:
+                results.append(Prediction(path=str(path), error=str(exc)))
+                continue
+            except Exception as exc:  # an image library failure must not stop the batch
+                results.append(Prediction(path=str(path), error=f"{path}: could not read image ({type(exc).__name__})"))
+                continue
+            results.append(Prediction(path=str(path)))
+            ready.append((len(results) - 1, pre))
+        if ready:
+            probs = self.predict_arrays(np.stack([pre.input28 for _, pre in ready]))
+            for (index, pre), p in zip(ready, probs):
+                results[index] = self._prediction(str(pre.path), p, pre.input28, pre.gray)
+        return results

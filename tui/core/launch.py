@@ -1,0 +1,79 @@
+"""Starting and stopping training runs in their own process, for the app or any other caller.
+
+A launched run lives in its own session (``start_new_session``), so closing the app or losing an
+SSH connection does not stop it; the caller follows it through the run's ``events.jsonl``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tui.core import runs
+from tui.core.config import preset_config
+from tui.core.errors import RunError
+from tui.core.modelfile import DEFAULT_MODEL
+
+PID_FILE = "pid"
+PROCESS_LOG = "output.log"
+
+
+def prepare_run(preset: str = "default", overrides: dict[str, Any] | None = None, output: str | None = None,
+                data: str | None = None, base: Path | None = None) -> Path:
+    """Validate the settings and create the run folder with its ``config.json``."""
+    cfg = preset_config(preset).with_overrides(**(overrides or {}))
+    output = output or str(DEFAULT_MODEL)
+    if data is None and os.environ.get("DIGITREC_MNIST"):
+        data = os.environ["DIGITREC_MNIST"]
+    return runs.create_run(base, cfg.preset, {"train": cfg.to_dict(), "output": output, "data": data})
+
+
+def start_training(preset: str = "default", overrides: dict[str, Any] | None = None, output: str | None = None,
+                   data: str | None = None, base: Path | None = None) -> Path:
+    """Start a run in a detached process and return its folder at once."""
+    active = active_runs(base)
+    if active:
+        raise RunError(f"run {active[0].run_id} is already training; stop it first (`stop`) or wait for it to finish")
+    run_dir = prepare_run(preset, overrides, output, data, base)
+    with open(run_dir / PROCESS_LOG, "ab") as out:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tui", "train", "--run-dir", str(run_dir)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        except OSError as exc:
+            raise RunError(f"could not start the training process: {exc.strerror or exc}") from None
+    (run_dir / PID_FILE).write_text(str(proc.pid), encoding="ascii")
+    return run_dir
+
+
+def run_pid(run_dir: Path) -> int | None:
+    summary = runs.summarise(run_dir)
+    if summary.pid:
+        return int(summary.pid)
+    try:
+        return int((Path(run_dir) / PID_FILE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_run(run_dir: Path) -> bool:
+    """Ask a run to stop (SIGTERM); it records ``cancelled`` within about one batch."""
+    pid = run_pid(Path(run_dir))
+    if pid is None or not runs.pid_alive(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except OSError:
+        return False
+    return True
+
+
+def active_runs(base: Path | None = None) -> list[runs.RunSummary]:
+    """Runs whose process is alive: training, or still loading TensorFlow."""
+    return [r for r in runs.list_runs(base) if r.status in ("running", "starting")]

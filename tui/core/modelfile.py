@@ -1,0 +1,240 @@
+"""Model files: HDF5 ``.h5`` written atomically with metadata attributes, and safe loading.
+
+Loading never runs code from the file: the stored architecture may only use an allow-list of
+standard Keras layers (no Lambda, no custom objects), Keras' safe mode stays on, and the model
+must take 28x28x1 input and give 10 outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.core.errors import ModelFileError
+
+DEFAULT_MODEL = Path("models/digit_recognizer.h5")
+MODELS_DIR = Path("models")
+META_ATTR = "digitrec_metadata"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+# Layers a digit model may contain. Anything else (Lambda, custom classes) is refused before
+# Keras sees the file, since deserialising arbitrary classes is how model files run code.
+SAFE_LAYERS = frozenset(
+    """InputLayer Conv2D DepthwiseConv2D SeparableConv2D MaxPooling2D AveragePooling2D
+    GlobalAveragePooling2D GlobalMaxPooling2D Flatten Dense Dropout SpatialDropout2D
+    BatchNormalization LayerNormalization Activation ReLU LeakyReLU PReLU ELU Softmax Rescaling
+    Reshape ZeroPadding2D Add Concatenate Multiply Average Maximum GaussianNoise
+    Sequential Functional Model""".split()
+)
+
+
+@dataclass
+class ModelInfo:
+    """A model file found on disk, with what its metadata says (no TensorFlow needed)."""
+
+    path: Path
+    size_bytes: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        value = self.metadata.get("test_accuracy")
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+def default_model_path() -> Path:
+    return Path(os.environ.get("DIGITREC_MODEL", DEFAULT_MODEL))
+
+
+def _check_hdf5(path: Path) -> None:
+    if not path.exists():
+        raise ModelFileError(f"model file {path} does not exist; train one with `digitrec train` or pass --model PATH")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file; pass the .h5 file itself")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+    except PermissionError:
+        raise ModelFileError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head != HDF5_SIGNATURE:
+        raise ModelFileError(f"{path} is not an HDF5 model file (.h5); pass a model saved by `digitrec train`")
+
+
+def _open_h5(path: Path):
+    import h5py  # noqa: PLC0415 - h5py is cheap, but only model commands need it
+
+    _check_hdf5(path)
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise ModelFileError(f"{path} is a damaged or truncated HDF5 file; retrain or copy the model again") from None
+
+
+def _attr_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The digitrec metadata stored in ``path`` (empty for a foreign model); h5py only, fast."""
+    with _open_h5(Path(path)) as f:
+        text = _attr_text(f.attrs.get(META_ATTR))
+    if not text:
+        return {}
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _read_architecture(path: Path) -> dict[str, Any]:
+    with _open_h5(path) as f:
+        text = _attr_text(f.attrs.get("model_config"))
+        has_weights = "model_weights" in f
+    if not text or not has_weights:
+        raise ModelFileError(f"{path} is an HDF5 file but not a saved Keras model; pass a model saved by `digitrec train`")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ModelFileError(f"{path} has an unreadable model architecture; retrain or copy the model again") from None
+
+
+def _layer_classes(config: Any) -> set[str]:
+    """Every ``class_name`` mentioned for a layer or model anywhere in a Keras config."""
+    found: set[str] = set()
+    if isinstance(config, dict):
+        name = config.get("class_name")
+        if isinstance(name, str) and isinstance(config.get("config"), dict) and "layers" in config.get("config", {}):
+            found.add(name)
+        layers = config.get("config", {}).get("layers") if isinstance(config.get("config"), dict) else None
+        for layer in layers or []:
+            if isinstance(layer, dict):
+                found.add(str(layer.get("class_name")))
+                if isinstance(layer.get("config"), dict) and "layers" in layer["config"]:
+                    found |= _layer_classes(layer)
+    return found
+
+
+def check_architecture(path: Path) -> None:
+    """Refuse files whose architecture uses layers outside SAFE_LAYERS (e.g. Lambda)."""
+    config = _read_architecture(path)
+    classes = _layer_classes(config)
+    if not classes:
+        raise ModelFileError(f"{path} has no layers we recognise; it is not a digit model")
+    unsafe = sorted(classes - SAFE_LAYERS)
+    if unsafe:
+        raise ModelFileError(
+            f"{path} contains layers that can run code or are unknown ({', '.join(unsafe)}); refusing to load an untrusted model"
+        )
+
+
+def load_model(path: str | os.PathLike | None = None):
+    """Load a digit model safely and check it takes 28x28x1 input and gives 10 outputs."""
+    path = Path(path) if path else default_model_path()
+    check_architecture(path)
+    from tui.core.tf import import_tf  # noqa: PLC0415
+
+    _, keras = import_tf()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for bad files; none may reach the user raw
+        detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"{path} could not be loaded as a Keras model ({detail})") from None
+    in_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
+    out_shape = tuple(model.output_shape) if not isinstance(model.output_shape, list) else None
+    if in_shape is None or tuple(in_shape[1:]) not in ((28, 28, 1), (28, 28)):
+        raise ModelFileError(f"{path} expects input {in_shape}, not 28x28x1 images; it is not a digit model")
+    if out_shape is None or tuple(out_shape[1:]) != (10,):
+        raise ModelFileError(f"{path} gives output {out_shape}, not 10 classes; it is not a digit model")
+    return model
+
+
+def library_versions() -> dict[str, str]:
+    import h5py  # noqa: PLC0415
+    import numpy  # noqa: PLC0415
+
+    from tui.core.tf import import_tf  # noqa: PLC0415
+
+    tf, keras = import_tf()
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "h5py": h5py.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> Path:
+    """Write ``model`` to ``path`` as HDF5 with ``metadata`` as attributes, atomically.
+
+    The file is written beside the target under a temporary name, its metadata added with
+    h5py, flushed to disk, then renamed over the target: readers see the old file or the
+    new one, never half of either.
+    """
+    import h5py  # noqa: PLC0415
+
+    path = Path(path)
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        raise ModelFileError(f"model files are HDF5: give a path ending in .h5, not {path.name!r}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.h5")
+    meta = {"format": "digitrec-1", "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **metadata}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras calls HDF5 "legacy"; it is what we want here
+            model.save(tmp)
+        with h5py.File(tmp, "a") as f:
+            f.attrs[META_ATTR] = json.dumps(meta, default=str)
+            for key in ("preset", "test_accuracy", "epochs_run", "training_seconds", "date", "dataset_sha256"):
+                if meta.get(key) is not None:
+                    f.attrs[f"digitrec_{key}"] = meta[key]
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120] or type(exc).__name__
+        raise ModelFileError(f"could not save the model to {path} ({reason}); the previous file, if any, is untouched") from None
+    return path
+
+
+def list_models(folder: str | os.PathLike = MODELS_DIR) -> list[ModelInfo]:
+    """The ``.h5`` files in ``folder`` with their metadata; unreadable ones carry ``error``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    infos = []
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in (".h5", ".hdf5") or p.name.startswith("."):
+            continue
+        info = ModelInfo(path=p)
+        try:
+            info.size_bytes = p.stat().st_size
+            info.metadata = read_metadata(p)
+        except ModelFileError as exc:
+            info.error = str(exc)
+        except OSError as exc:
+            info.error = f"cannot read {p}: {exc.strerror or exc}"
+        infos.append(info)
+    return infos

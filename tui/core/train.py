@@ -1,0 +1,387 @@
+"""Training as a run: a Keras fit wrapped so that every step is recorded in the run folder.
+
+A run writes ``events.jsonl`` (see :mod:`tui.core.runs`), a human-readable ``train.log``,
+``last.h5`` after every epoch (for ``--resume``), ``best.h5`` whenever validation accuracy
+improves, and ``model.h5`` at the end, which is then copied atomically to the output path.
+Ctrl+C, SIGTERM and SIGHUP stop the run within about one batch and record ``cancelled``;
+the output model is only ever replaced by a finished run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tui.core import runs
+from tui.core.config import TrainConfig
+from tui.core.data import Mnist, load_mnist, split_validation
+from tui.core.errors import DigitrecError, RunError
+from tui.core.modelfile import DEFAULT_MODEL, save_model
+
+BATCH_EVENTS_PER_SECOND = 4
+Reporter = Callable[[dict[str, Any]], None]
+
+
+class Cancelled(Exception):
+    """Raised inside fit when a stop was requested; carries the reason."""
+
+
+@dataclass
+class TrainResult:
+    status: str  # done | cancelled | error
+    run_dir: Path
+    model_path: Path | None = None
+    best_val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    seconds: float = 0.0
+    reason: str = ""
+
+
+class StopFlag:
+    """Set by signal handlers (or another thread); checked after every batch."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._event = threading.Event()
+
+    def set(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+SIGNAL_REASONS = {
+    signal.SIGINT: "interrupted by Ctrl+C",
+    signal.SIGTERM: "stopped by SIGTERM (stop requested)",
+}
+if hasattr(signal, "SIGHUP"):
+    SIGNAL_REASONS[signal.SIGHUP] = "the terminal closed (SIGHUP)"
+
+
+@contextlib.contextmanager
+def stop_on_signals(flag: StopFlag):
+    """Turn Ctrl+C, SIGTERM and SIGHUP into a cooperative stop for the duration of training."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def handler(signum, _frame):
+        flag.set(SIGNAL_REASONS.get(signum, f"signal {signum}"))
+
+    for sig in SIGNAL_REASONS:
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None, log, flag: StopFlag,
+                   run_dir: Path, cfg: TrainConfig, steps: int, initial_epoch: int, meta: dict[str, Any]):
+    """The Keras callback that records progress, checkpoints, and honours the stop flag."""
+
+    class RunRecorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best_val = None
+            self.epoch = initial_epoch
+            self.last_emit = 0.0
+            self.step_time = None
+            self.batch_start = None
+            self.epoch_start = time.monotonic()
+
+        def emit(self, kind, **data):
+            event = writer.emit(kind, **data)
+            if reporter:
+                reporter(event)
+            return event
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+            self.epoch_start = time.monotonic()
+            self.batch_start = time.monotonic()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.batch_start is None:
+                self.batch_start = time.monotonic()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            elapsed = now - (self.batch_start or now)
+            self.batch_start = now
+            # A moving average of step time; the first (graph-building) step is not typical.
+            if batch > 0:
+                self.step_time = elapsed if self.step_time is None else 0.9 * self.step_time + 0.1 * elapsed
+            if flag.is_set():
+                raise Cancelled(flag.reason or "stopped")
+            step = batch + 1
+            if now - self.last_emit >= 1.0 / BATCH_EVENTS_PER_SECOND or step == steps:
+                self.last_emit = now
+                logs = logs or {}
+                remaining = (cfg.epochs - self.epoch) * steps + (steps - step)
+                st = self.step_time
+                self.emit(
+                    "batch", epoch=self.epoch, epochs=cfg.epochs, step=step, steps=steps,
+                    loss=_num(logs.get("loss")), accuracy=_num(logs.get("accuracy")),
+                    images_per_sec=round(cfg.batch_size / st, 1) if st else None,
+                    eta_s=round(remaining * st, 1) if st else None,
+                )
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            lr = self.model.optimizer.learning_rate
+            try:
+                lr = float(np.asarray(lr))
+            except (TypeError, ValueError):
+                lr = None
+            val_acc = _num(logs.get("val_accuracy"))
+            event = self.emit(
+                "epoch", epoch=epoch + 1, epochs=cfg.epochs,
+                loss=_num(logs.get("loss")), accuracy=_num(logs.get("accuracy")),
+                val_loss=_num(logs.get("val_loss")), val_accuracy=val_acc,
+                learning_rate=lr, seconds=round(time.monotonic() - self.epoch_start, 2),
+            )
+            log(_describe(event))
+            checkpoint_meta = {**meta, "epochs_run": epoch + 1, "checkpoint": True}
+            save_model(self.model, run_dir / runs.LAST_CHECKPOINT, {**checkpoint_meta, "val_accuracy": val_acc})
+            if val_acc is not None and (self.best_val is None or val_acc > self.best_val):
+                self.best_val = val_acc
+                shutil.copyfile(run_dir / runs.LAST_CHECKPOINT, run_dir / f".{runs.BEST_CHECKPOINT}.tmp")
+                os.replace(run_dir / f".{runs.BEST_CHECKPOINT}.tmp", run_dir / runs.BEST_CHECKPOINT)
+
+    return RunRecorder()
+
+
+def _num(value) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(np.asarray(value))
+    except (TypeError, ValueError):
+        return None
+    return round(v, 6) if math.isfinite(v) else None
+
+
+def _describe(event: dict[str, Any]) -> str:
+    """One plain line for a log file or a non-terminal stdout."""
+    kind = event["type"]
+    if kind == "epoch":
+        parts = [f"epoch {event['epoch']}/{event['epochs']}", f"loss {event['loss']:.4f}" if event.get("loss") is not None else "",
+                 f"acc {event['accuracy']:.4f}" if event.get("accuracy") is not None else ""]
+        if event.get("val_loss") is not None:
+            parts += [f"val_loss {event['val_loss']:.4f}", f"val_acc {event['val_accuracy']:.4f}"]
+        parts.append(f"{event.get('seconds', 0):.1f}s")
+        return "  ".join(p for p in parts if p)
+    if kind == "start":
+        return (f"run {event['run_id']}: preset {event['config']['preset']}, {event['epochs']} epochs x "
+                f"{event['steps_per_epoch']} steps, {event['train_size']} train / {event['val_size']} validation images")
+    if kind == "done":
+        acc = event.get("test_accuracy")
+        return f"done in {event['seconds']:.1f}s" + (f", test accuracy {acc:.2%}" if acc is not None else "") + f"; model saved to {event['model']}"
+    if kind == "cancelled":
+        kept = event.get("checkpoint")
+        return f"cancelled: {event['reason']}" + (f"; best checkpoint kept at {kept}" if kept else "")
+    if kind == "error":
+        return f"error: {event['reason']}"
+    return str(event)
+
+
+def _strategy(tf):
+    """MirroredStrategy across GPUs when there are several; the default strategy otherwise."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def resume_point(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], int]:
+    """Config, stored options and last finished epoch of a run that can be resumed."""
+    import json  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    summary = runs.summarise(run_dir)
+    if summary.status == "running":
+        raise RunError(f"run {summary.run_id} is still running (pid {summary.pid}); stop it before resuming")
+    if summary.status == "done":
+        raise RunError(f"run {summary.run_id} already finished; start a new run instead")
+    if not (run_dir / runs.LAST_CHECKPOINT).exists():
+        raise RunError(f"run {summary.run_id} has no checkpoint to resume from (it stopped before its first epoch ended); start a new run")
+    stored = json.loads((run_dir / runs.CONFIG).read_text(encoding="utf-8"))
+    cfg = TrainConfig.from_dict(stored["train"])
+    done_epochs = max((int(e["epoch"]) for e in summary.history), default=0)
+    if done_epochs >= cfg.epochs:
+        raise RunError(f"run {summary.run_id} already trained all {cfg.epochs} epochs; start a new run instead")
+    return cfg, stored, done_epochs
+
+
+def run_training(
+    cfg: TrainConfig,
+    *,
+    data_path: str | None = None,
+    data: Mnist | None = None,
+    output: str | os.PathLike | None = None,
+    run_dir: Path | None = None,
+    resume: Path | None = None,
+    reporter: Reporter | None = None,
+    flag: StopFlag | None = None,
+    evaluate_test: bool = True,
+) -> TrainResult:
+    """Train ``cfg`` as a recorded run; returns how it ended. Never raises for cancel or errors
+    after the run folder exists: those are recorded and returned."""
+    flag = flag or StopFlag()
+    initial_epoch = 0
+    if resume is not None:
+        run_dir = Path(resume)
+        cfg, stored, initial_epoch = resume_point(run_dir)
+        output = stored.get("output")
+        data_path = data_path or stored.get("data")
+    output = Path(output) if output else DEFAULT_MODEL
+    if run_dir is None:
+        run_dir = runs.create_run(None, cfg.preset, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
+    else:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (run_dir / runs.CONFIG).exists():
+            runs.write_json_atomic(run_dir / runs.CONFIG, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
+    writer = runs.EventWriter(run_dir)
+    log_fh = open(run_dir / runs.LOG, "a", encoding="utf-8")
+
+    def log(line: str) -> None:
+        try:
+            log_fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+            log_fh.flush()
+        except (OSError, ValueError):
+            pass
+
+    def finish(kind: str, **data) -> dict[str, Any]:
+        event = writer.emit(kind, **data)
+        log(_describe(event))
+        if reporter:
+            reporter(event)
+        return event
+
+    started = time.monotonic()
+    result = TrainResult(status="error", run_dir=run_dir)
+    try:
+        with stop_on_signals(flag):
+            result = _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log, flag,
+                            finish, started, evaluate_test)
+    except Cancelled as exc:
+        best = run_dir / runs.BEST_CHECKPOINT
+        kept = best if best.exists() else (run_dir / runs.LAST_CHECKPOINT if (run_dir / runs.LAST_CHECKPOINT).exists() else None)
+        finish("cancelled", reason=str(exc), checkpoint=str(kept) if kept else None)
+        result = TrainResult(status="cancelled", run_dir=run_dir, model_path=kept, reason=str(exc),
+                             seconds=time.monotonic() - started)
+    except DigitrecError as exc:
+        finish("error", reason=str(exc))
+        result = TrainResult(status="error", run_dir=run_dir, reason=str(exc), seconds=time.monotonic() - started)
+    except MemoryError:
+        reason = "out of memory; try a smaller batch size or a subset"
+        finish("error", reason=reason)
+        result = TrainResult(status="error", run_dir=run_dir, reason=reason)
+    except Exception as exc:  # the run must end with a record, whatever went wrong
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else 'unexpected failure'}"
+        finish("error", reason=reason)
+        result = TrainResult(status="error", run_dir=run_dir, reason=reason)
+    finally:
+        writer.close()
+        log_fh.close()
+    return result
+
+
+def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log, flag, finish, started,
+           evaluate_test) -> TrainResult:
+    from tui.core import model as model_lib  # noqa: PLC0415 - imports TensorFlow
+    from tui.core import pipeline  # noqa: PLC0415
+    from tui.core.modelfile import library_versions  # noqa: PLC0415
+    from tui.core.tf import import_tf  # noqa: PLC0415
+
+    mnist = data or load_mnist(data_path)
+    if flag.is_set():
+        raise Cancelled(flag.reason)
+    tf, keras = import_tf()
+    x, y = mnist.x_train, mnist.y_train
+    if cfg.train_subset:
+        x, y = x[: cfg.train_subset], y[: cfg.train_subset]
+    (x_tr, y_tr), (x_val, y_val) = split_validation(x, y, cfg.validation_split, cfg.seed)
+    steps = math.ceil(len(x_tr) / cfg.batch_size)
+    one_hot = model_lib.uses_one_hot(cfg)
+    with _strategy(tf).scope():
+        model = model_lib.build_model(cfg)
+        model_lib.compile_model(model, cfg, steps)
+    if initial_epoch:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(run_dir / runs.LAST_CHECKPOINT)
+        # Continue the learning-rate schedule where it stopped (Adam's moments start afresh).
+        model.optimizer.iterations.assign(initial_epoch * steps)
+    meta = {
+        "preset": cfg.preset, "arch": cfg.arch, "config": cfg.to_dict(), "run_id": run_dir.name,
+        "trained_by": "digitrec train", "dataset_sha256": mnist.sha256, "train_size": len(x_tr),
+        "val_size": len(x_val), "versions": library_versions(),
+    }
+    event = writer.emit(
+        "start", run_id=run_dir.name, pid=os.getpid(), config=cfg.to_dict(), output=str(output),
+        epochs=cfg.epochs, steps_per_epoch=steps, train_size=len(x_tr), val_size=len(x_val),
+        initial_epoch=initial_epoch, data=mnist.source,
+    )
+    log(_describe(event))
+    if reporter:
+        reporter(event)
+    recorder = _make_callback(keras, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir,
+                              cfg=cfg, steps=steps, initial_epoch=initial_epoch, meta=meta)
+    val = pipeline.eval_dataset(x_val, y_val, one_hot=one_hot) if len(x_val) else None
+    fit_started = time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. "shuffle ignored for a tf.data.Dataset": it is shuffled
+        model.fit(
+            pipeline.train_dataset(x_tr, y_tr, cfg, one_hot=one_hot), epochs=cfg.epochs, initial_epoch=initial_epoch,
+            validation_data=val, callbacks=[recorder], verbose=0,
+        )
+    train_seconds = time.monotonic() - fit_started
+    test_acc = test_loss = None
+    if evaluate_test:
+        # Reported in the metadata only; nothing is chosen by it.
+        test_loss, test_acc = model.evaluate(pipeline.eval_dataset(mnist.x_test, mnist.y_test, one_hot=one_hot), verbose=0)
+        test_acc, test_loss = round(float(test_acc), 6), round(float(test_loss), 6)
+    final_meta = {
+        **meta, "epochs_run": cfg.epochs, "training_seconds": round(train_seconds, 2),
+        "date": time.strftime("%Y-%m-%d"), "test_accuracy": test_acc, "test_loss": test_loss,
+        "best_val_accuracy": recorder.best_val,
+    }
+    final = save_model(model, run_dir / runs.FINAL_MODEL, final_meta)
+    if flag.is_set():  # a stop that came after the last batch still keeps the old output
+        raise Cancelled(flag.reason)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(output).with_name(f".{Path(output).name}.{os.getpid()}.copy.h5")
+    try:
+        shutil.copyfile(final, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, output)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise RunError(f"could not write {output} ({exc.strerror or exc}); the trained model is kept at {final}") from None
+    seconds = time.monotonic() - started
+    finish("done", model=str(output), run_model=str(final), best_val_accuracy=recorder.best_val,
+           test_accuracy=test_acc, test_loss=test_loss, seconds=round(seconds, 2), train_seconds=round(train_seconds, 2))
+    return TrainResult(status="done", run_dir=run_dir, model_path=Path(output), best_val_accuracy=recorder.best_val,
+                       test_accuracy=test_acc, seconds=seconds)
