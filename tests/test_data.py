@@ -1,0 +1,79 @@
+"""MNIST loading from a file, validation of what is loaded, and the offline message."""
+
+import numpy as np
+import pytest
+
+from tui.core.data import keras_cache_path, load_mnist, read_npz, split_validation
+from tui.core.errors import DataError
+
+
+def test_loads_real_mnist(mnist):
+    assert mnist.x_train.shape == (60000, 28, 28) and mnist.x_test.shape == (10000, 28, 28)
+    assert mnist.x_train.dtype == np.uint8 and set(np.unique(mnist.y_test)) == set(range(10))
+    assert len(mnist.sha256) == 64
+
+
+def _write(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _good_arrays():
+    return dict(x_train=np.zeros((60000, 28, 28), np.uint8), y_train=np.zeros(60000, np.uint8),
+                x_test=np.zeros((10000, 28, 28), np.uint8), y_test=np.zeros(10000, np.uint8))
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda a: a.pop("y_test"), "missing y_test"),
+        (lambda a: a.update(x_train=np.zeros((100, 28, 28), np.uint8)), "x_train has shape (100, 28, 28)"),
+        (lambda a: a.update(x_test=np.zeros((10000, 28, 28), np.float32)), "x_test has dtype float32"),
+        (lambda a: a.update(y_train=np.full(60000, 12, np.uint8)), "labels above 9"),
+    ],
+)
+def test_wrongly_shaped_files_are_named_precisely(tmp_path, change, expected):
+    arrays = _good_arrays()
+    change(arrays)
+    with pytest.raises(DataError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        read_npz(_write(tmp_path / "bad.npz", **arrays))
+
+
+def test_corrupt_file(tmp_path):
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+    with pytest.raises(DataError, match="not a readable .npz"):
+        read_npz(bad)
+
+
+def test_missing_explicit_path_names_the_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITREC_MNIST", str(tmp_path / "nope.npz"))
+    with pytest.raises(DataError, match="DIGITREC_MNIST"):
+        load_mnist()
+
+
+def test_offline_without_a_copy_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("DIGITREC_MNIST", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    with pytest.raises(DataError) as err:
+        load_mnist(download=False)
+    message = str(err.value)
+    assert "DIGITREC_MNIST" in message and str(keras_cache_path()) in message and "\n" not in message
+
+
+def test_keras_cache_is_used(tmp_path, monkeypatch, mnist_path):
+    monkeypatch.delenv("DIGITREC_MNIST", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "mnist.npz").symlink_to(mnist_path)
+    assert load_mnist(download=False).x_test.shape == (10000, 28, 28)
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    x = np.arange(1000).reshape(1000, 1)
+    y = np.arange(1000)
+    (xt, yt), (xv, yv) = split_validation(x, y, 0.1, seed=3)
+    (xt2, _), (xv2, _) = split_validation(x, y, 0.1, seed=3)
+    assert len(xv) == 100 and len(xt) == 900
+    assert not set(yt) & set(yv)
+    assert np.array_equal(xv, xv2) and np.array_equal(xt, xt2)

@@ -1,0 +1,118 @@
+"""Model files: metadata round trip, atomic writes, and clear refusals of bad or unsafe files."""
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from tui.core.errors import ModelFileError
+from tui.core.modelfile import list_models, load_model, read_metadata, save_model
+
+
+def test_metadata_round_trip(trained_model, trained_run):
+    meta = read_metadata(trained_model)
+    assert meta["preset"] == "classic" and meta["epochs_run"] == 2
+    assert meta["trained_by"] == "digitrec train" and meta["run_id"] == trained_run.run_dir.name
+    assert 0.9 < meta["test_accuracy"] <= 1.0
+    assert meta["training_seconds"] > 0 and len(meta["dataset_sha256"]) == 64
+    assert {"tensorflow", "keras", "h5py", "numpy"} <= set(meta["versions"])
+    with h5py.File(trained_model, "r") as f:  # also plain attributes, readable by any HDF5 tool
+        assert f.attrs["digitrec_preset"] == "classic"
+        assert json.loads(f.attrs["digitrec_metadata"])["config"]["epochs"] == 2
+
+
+def test_save_load_gives_the_same_predictions(trained_model, tmp_path, mnist):
+    model = load_model(trained_model)
+    x = mnist.x_test[:50].astype("float32")[..., None] / 255.0
+    before = np.asarray(model(x, training=False))
+    copy = save_model(model, tmp_path / "copy.h5", {"preset": "copy"})
+    after = np.asarray(load_model(copy)(x, training=False))
+    np.testing.assert_allclose(before, after, atol=1e-6)
+    assert read_metadata(copy)["preset"] == "copy"
+    assert not list(tmp_path.glob(".*tmp*")), "no temporary file may be left behind"
+
+
+def test_failed_save_leaves_the_old_file(trained_model, tmp_path):
+    target = tmp_path / "model.h5"
+    shutil.copyfile(trained_model, target)
+    before = target.read_bytes()
+    model = load_model(trained_model)
+    (tmp_path / "model.h5.blocker").write_text("a file where a folder is needed")
+    with pytest.raises(ModelFileError, match="could not save"):
+        save_model(model, tmp_path / "model.h5.blocker" / "model.h5", {})
+    assert target.read_bytes() == before
+
+
+def test_not_hdf5(tmp_path):
+    bad = tmp_path / "model.h5"
+    bad.write_text("hello")
+    with pytest.raises(ModelFileError, match="is not an HDF5 model file"):
+        load_model(bad)
+
+
+def test_truncated_h5(trained_model, tmp_path):
+    bad = tmp_path / "cut.h5"
+    bad.write_bytes(trained_model.read_bytes()[:4000])
+    with pytest.raises(ModelFileError, match="damaged or truncated"):
+        load_model(bad)
+
+
+def test_hdf5_that_is_not_a_model(tmp_path):
+    bad = tmp_path / "data.h5"
+    with h5py.File(bad, "w") as f:
+        f["x"] = np.arange(10)
+    with pytest.raises(ModelFileError, match="not a saved Keras model"):
+        load_model(bad)
+
+
+def test_missing_file_says_how_to_get_one(tmp_path):
+    with pytest.raises(ModelFileError, match="digitrec train"):
+        load_model(tmp_path / "none.h5")
+
+
+def _save_keras(model, path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.save(path)
+    return path
+
+
+def test_wrong_shapes_are_refused(tmp_path):
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+    wrong_in = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    wrong_out = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    with pytest.raises(ModelFileError, match="not 28x28x1"):
+        load_model(_save_keras(wrong_in, tmp_path / "in.h5"))
+    with pytest.raises(ModelFileError, match="not 10 classes"):
+        load_model(_save_keras(wrong_out, tmp_path / "out.h5"))
+
+
+def test_lambda_layers_are_never_run(tmp_path):
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+    marker = tmp_path / "ran"
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Lambda(lambda x: x * 2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    path = _save_keras(model, tmp_path / "lambda.h5")
+    with pytest.raises(ModelFileError, match=r"layers that can run code or are unknown \(Lambda\)"):
+        load_model(path)
+    assert not marker.exists()
+
+
+def test_list_models_reads_metadata_without_tensorflow(trained_model, tmp_path):
+    shutil.copyfile(trained_model, tmp_path / "a.h5")
+    (tmp_path / "broken.h5").write_text("nope")
+    infos = {m.path.name: m for m in list_models(tmp_path)}
+    assert infos["a.h5"].metadata["preset"] == "classic" and infos["a.h5"].error is None
+    assert "not an HDF5" in infos["broken.h5"].error

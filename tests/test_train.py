@@ -1,0 +1,96 @@
+"""Real training on a small MNIST subset: accuracy, run records, cancellation, kill and resume."""
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from tui.core import runs
+
+
+def test_one_epoch_on_a_subset_reaches_a_sane_accuracy(trained_run):
+    assert trained_run.status == "done"
+    assert trained_run.test_accuracy > 0.93, "2 epochs on 12,000 images should clear 93%"
+    events = runs.read_events(trained_run.run_dir)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert kinds.count("epoch") == 2 and "batch" in kinds
+    epochs = [e for e in events if e["type"] == "epoch"]
+    assert all(e["val_accuracy"] is not None and e["val_loss"] is not None for e in epochs)
+    assert epochs[1]["loss"] < epochs[0]["loss"]
+    for name in ("config.json", "events.jsonl", "train.log", "last.h5", "best.h5", "model.h5"):
+        assert (trained_run.run_dir / name).exists(), name
+    config = json.loads((trained_run.run_dir / "config.json").read_text())
+    assert config["train"]["epochs"] == 2 and config["train"]["train_subset"] == 12000
+
+
+def test_batch_events_are_throttled(trained_run):
+    events = runs.read_events(trained_run.run_dir)
+    batches = [e for e in events if e["type"] == "batch"]
+    start, end = events[0]["time"], events[-1]["time"]
+    assert len(batches) <= 4 * (end - start) + 2 * 2 + 4  # a few per second plus each epoch's last step
+    assert all(e["steps"] == events[0]["steps_per_epoch"] for e in batches)
+
+
+def _start_train(env, output, *extra):
+    cmd = [sys.executable, "-m", "tui", "train", "--preset", "classic", "--subset", "30000", "--epochs", "3",
+           "--output", str(output), "--no-test", *extra]
+    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(env, predicate, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run_dir in Path(env["DIGITREC_RUNS"]).glob("*"):
+            events = runs.read_events(run_dir)
+            if predicate(events):
+                return run_dir
+        time.sleep(0.1)
+    raise AssertionError("the run did not reach the expected point in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"])
+def test_stopping_mid_training_keeps_the_old_model(cli_env, trained_model, tmp_path, sig):
+    output = tmp_path / "digit_recognizer.h5"
+    shutil.copyfile(trained_model, output)
+    before = output.read_bytes()
+    proc = _start_train(cli_env, output)
+    run_dir = _wait_for(cli_env, lambda ev: any(e["type"] == "batch" and e["step"] > 3 for e in ev))
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 10, "a stop must take about one batch, not an epoch"
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err + out
+    assert output.read_bytes() == before, "the existing output model must be byte-identical"
+    last = runs.read_events(run_dir)[-1]
+    assert last["type"] == "cancelled" and last["reason"]
+    assert runs.summarise(run_dir).status == "cancelled"
+    assert not list(tmp_path.glob(".*tmp*")) and not list(tmp_path.glob(".*copy*"))
+
+
+def test_killed_run_is_reported_and_can_be_resumed(cli_env, tmp_path):
+    output = tmp_path / "out.h5"
+    proc = _start_train(cli_env, output)
+    run_dir = _wait_for(cli_env, lambda ev: any(e["type"] == "epoch" for e in ev))
+    proc.kill()
+    proc.wait(timeout=30)
+    assert not output.exists()
+    listing = run_cli("runs", env=cli_env, check_rc=0).stdout
+    assert run_dir.name in listing and "interrupted" in listing and "resumable" in listing
+    resumed = run_cli("train", "--resume", run_dir.name, "--no-test", env=cli_env, check_rc=0)
+    assert "resuming" in resumed.stdout
+    events = runs.read_events(run_dir)
+    starts = [e for e in events if e["type"] == "start"]
+    assert len(starts) == 2 and starts[1]["initial_epoch"] >= 1
+    assert events[-1]["type"] == "done"
+    assert {e["epoch"] for e in events if e["type"] == "epoch"} == {1, 2, 3}
+    assert output.exists() and runs.summarise(run_dir).status == "done"
+    again = run_cli("train", "--resume", run_dir.name, env=cli_env)
+    assert again.returncode == 1 and "already finished" in again.stderr
