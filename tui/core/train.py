@@ -317,6 +317,8 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     if flag.is_set():
         raise Cancelled(flag.reason)
     tf, keras = import_tf()
+    if flag.is_set():  # a stop asked for while TensorFlow was loading
+        raise Cancelled(flag.reason)
     x, y = mnist.x_train, mnist.y_train
     if cfg.train_subset:
         x, y = x[: cfg.train_subset], y[: cfg.train_subset]
