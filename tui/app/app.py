@@ -1,0 +1,707 @@
+"""The digitrec app: a conversation log and a prompt, beside panels for training, evaluation,
+sample images and models.
+
+Every action, typed, clicked, bound to a key or picked in the command palette, goes through
+:meth:`DigitrecApp.execute`, so each leaves the same turn in the log. Nothing here imports
+TensorFlow at module import: the model loads in a thread worker after the first screen is up, and
+training runs in a separate process that the Train panel follows through its events file.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from tui.app.commands import COMMANDS, Command, CommandError, parse_command
+from tui.app.messages import CommandRequested, ModelStatus
+from tui.app.screens.confirm import AttachScreen, QuitScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.widgets.conversation import ConversationLog, Turn
+from tui.app.widgets.evaluate_panel import EvaluatePanel, MistakeBrowser, summary_text
+from tui.app.widgets.models_panel import ModelsPanel
+from tui.app.widgets.prediction import PredictionView, verdict
+from tui.app.widgets.prompt import CommandSuggester, PromptInput
+from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel
+from tui.app.widgets.status_bar import StatusBar
+from tui.app.widgets.train_panel import RunState, TrainPanel
+from tui.core.errors import DigitrecError
+
+DEFAULT_MODEL = Path("models/digit_recognizer.h5")  # same as tui.core.modelfile, without h5py at start-up
+MODELS_DIR = Path("models")
+MIN_WIDTH, MIN_HEIGHT = 60, 20
+MAX_VIEWS_PER_TURN = 6  # more predictions than this are summarised in a table
+PANELS = ("train", "evaluate", "samples", "models")
+
+WELCOME = Text.assemble(
+    ("Welcome to digitrec. ", "bold"),
+    "Type a command and press enter: ",
+    ("help", "bold cyan"), ", ", ("train", "bold cyan"), ", ", ("predict PATH", "bold cyan"), ", ",
+    ("evaluate", "bold cyan"), ", ", ("samples", "bold cyan"), ", ", ("models", "bold cyan"), ".\n",
+    "Tab completes, ↑/↓ recall earlier commands, F2–F5 switch panels, F1 shows every key, ctrl+p finds any action.",
+)
+
+
+def error_text(message: str) -> Text:
+    return Text(message, style="bold red")
+
+
+def one_line(exc: BaseException) -> str:
+    """A user-facing line: a DigitrecError as it is, anything else named and trimmed."""
+    if isinstance(exc, DigitrecError):
+        return " ".join(str(exc).split())
+    text = " ".join(str(exc).split()) or "no details"
+    return f"unexpected error ({type(exc).__name__}): {text[:200]}"
+
+
+class DigitrecApp(App[int]):
+    """Recognise handwritten digits: train, watch, evaluate and use a Keras CNN."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "digitrec"
+    HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (MIN_WIDTH, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_HEIGHT, "-tall")]
+
+    BINDINGS = [
+        Binding("f1", "help", "Help", id="help", tooltip="commands and keys"),
+        Binding("f2", "show_panel('train')", "Train", id="panel-train", tooltip="the Train panel"),
+        Binding("f3", "show_panel('evaluate')", "Evaluate", id="panel-evaluate", tooltip="the Evaluate panel"),
+        Binding("f4", "show_panel('samples')", "Samples", id="panel-samples", tooltip="the Samples panel"),
+        Binding("f5", "show_panel('models')", "Models", id="panel-models", tooltip="the Models panel"),
+        Binding("f6", "toggle_panel", "Panel", id="toggle-panel", tooltip="show or hide the side panel"),
+        Binding("ctrl+t", "start_training", "Start", id="start-training", tooltip="train with the form's settings"),
+        Binding("ctrl+s", "stop_training", "Stop", id="stop-training", tooltip="stop the followed run"),
+        Binding("ctrl+r", "evaluate", "Eval", id="evaluate", show=False, tooltip="evaluate the active model"),
+        Binding("ctrl+g", "toggle_render", "ASCII/blocks", id="toggle-render", show=False,
+                tooltip="draw digits with ASCII or half blocks"),
+        Binding("ctrl+l", "clear_log", "Clear", id="clear-log", show=False, tooltip="clear the conversation"),
+        Binding("escape", "focus_prompt", "Prompt", id="focus-prompt", show=False, tooltip="back to the prompt"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="quit (asks if a run is going)"),
+    ]
+
+    render_mode: reactive[str] = reactive("ascii")
+    panel_shown: reactive[bool] = reactive(True)
+
+    def __init__(self, model: str | Path | None = None, data: str | None = None, *, preload: bool = True,
+                 samples_dir: Path = SAMPLES_DIR, models_dir: Path = MODELS_DIR, offer_attach: bool = True) -> None:
+        super().__init__()
+        self.model_path = Path(model) if model else _default_model()
+        self.data = data
+        self.preload = preload
+        self.samples_dir = Path(samples_dir)
+        self.models_dir = Path(models_dir)
+        self.offer_attach = offer_attach
+        self._predictor: Any = None
+        self._predictor_lock = threading.Lock()
+        self._run_ids: list[str] = []
+
+    # -- layout -----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static("", id="too-small")
+        with Horizontal(id="main"):
+            yield ConversationLog(id="log")
+            with TabbedContent(id="panels", initial="train"):
+                with TabPane("Train F2", id="train"):
+                    yield TrainPanel(id="train-panel")
+                with TabPane("Evaluate F3", id="evaluate"):
+                    yield EvaluatePanel(id="evaluate-panel")
+                with TabPane("Samples F4", id="samples"):
+                    yield SamplesPanel(self.samples_dir, id="samples-panel")
+                with TabPane("Models F5", id="models"):
+                    yield ModelsPanel(id="models-panel")
+        yield PromptInput(
+            id="prompt",
+            placeholder="type a command: help, train, predict PATH, evaluate, samples, models…",
+            suggester=CommandSuggester(lambda: self._run_ids),
+        )
+        yield Footer()
+
+    @property
+    def conversation(self) -> ConversationLog:
+        return self.query_one("#log", ConversationLog)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one("#prompt", PromptInput)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
+
+    @property
+    def train_panel(self) -> TrainPanel:
+        return self.query_one("#train-panel", TrainPanel)
+
+    @property
+    def evaluate_panel(self) -> EvaluatePanel:
+        return self.query_one("#evaluate-panel", EvaluatePanel)
+
+    @property
+    def samples_panel(self) -> SamplesPanel:
+        return self.query_one("#samples-panel", SamplesPanel)
+
+    @property
+    def models_panel(self) -> ModelsPanel:
+        return self.query_one("#models-panel", ModelsPanel)
+
+    def on_mount(self) -> None:
+        self.conversation.add_turn(None, WELCOME)
+        self.prompt.focus()
+        self.status_bar.model = f"model: {self.model_path.name} (not loaded yet)"
+        self.set_interval(0.5, self._show_run_status, name="run-status")
+        self._refresh_run_list(log=False)
+        self._refresh_models(log=False)
+        if self.preload:
+            self.run_worker(self._warm_up, thread=True, group="model", exit_on_error=False,
+                            description="loading TensorFlow and the model")
+        if self.offer_attach:
+            self.run_worker(self._check_active_runs, thread=True, group="runs", exit_on_error=False,
+                            description="looking for runs still training")
+
+    def on_resize(self) -> None:
+        width, height = self.size
+        too_small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.query_one("#too-small", Static).update(
+            f"The terminal is too small ({width}x{height}).\nPlease make it at least {MIN_WIDTH}x{MIN_HEIGHT}." if too_small else ""
+        )
+
+    def watch_panel_shown(self, shown: bool) -> None:
+        self.screen.set_class(not shown, "-panel-hidden")
+
+    # -- running commands ---------------------------------------------------------------------
+
+    @on(PromptInput.Submitted, "#prompt")
+    def _submitted(self, event: PromptInput.Submitted) -> None:
+        text = event.value
+        self.prompt.remember(text)
+        self.prompt.value = ""
+        self.execute(text)
+
+    @on(CommandRequested)
+    def _requested(self, message: CommandRequested) -> None:
+        message.stop()
+        self.execute(message.text)
+
+    def execute(self, text: str) -> Turn | None:
+        """Parse and run one command line; errors become a turn, never an exception."""
+        echo = " ".join(text.split())
+        try:
+            command = parse_command(text)
+        except CommandError as exc:
+            return self.conversation.add_turn(echo, error_text(str(exc)), error=True)
+        if command is None:
+            return None
+        handler: Callable[[Command, Turn], None] = getattr(self, f"_cmd_{command.name}")
+        turn = self.conversation.add_turn(echo)
+        try:
+            handler(command, turn)
+        except Exception as exc:  # noqa: BLE001 - any failure is shown as a line, never a crash
+            turn.answer(error_text(one_line(exc)), error=True)
+        return turn
+
+    def _in_thread(self, turn: Turn | None, group: str, description: str, fn: Callable[[], None]) -> None:
+        """Run ``fn`` in a thread worker; any exception it raises is answered in ``turn``."""
+
+        def body() -> None:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001
+                message = one_line(exc)
+                if turn is not None:
+                    self._from_thread(turn.answer, error_text(message), error=True)
+                else:
+                    self._from_thread(self.notify, message, severity="error", title=description)
+
+        self.run_worker(body, thread=True, group=group, description=description, exit_on_error=False)
+
+    def _from_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            self.call_from_thread(fn, *args, **kwargs)
+        except RuntimeError:  # the app closed while the worker ran
+            pass
+
+    def _cmd_help(self, command: Command, turn: Turn) -> None:
+        if command.args:
+            from tui.app.commands import resolve_name  # noqa: PLC0415
+
+            spec = COMMANDS[resolve_name(command.args[0]) or "help"]
+            turn.answer(Text.assemble((spec.usage, "bold cyan"), "\n", spec.summary))
+            return
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for spec in COMMANDS.values():
+            table.add_row(spec.usage, spec.summary)
+        turn.answer(table, Text("F1 shows the keys too; ctrl+p finds any action by name.", style="dim"))
+
+    def _cmd_clear(self, command: Command, turn: Turn) -> None:
+        self.conversation.clear_turns()
+
+    def _cmd_quit(self, command: Command, turn: Turn) -> None:
+        self.run_action("quit")
+
+    def _cmd_render(self, command: Command, turn: Turn) -> None:
+        mode = command.args[0] if command.args else ("blocks" if self.render_mode == "ascii" else "ascii")
+        self.render_mode = mode
+        turn.answer(f"digits are now drawn with {'ASCII characters' if mode == 'ascii' else 'half blocks'}")
+
+    # -- model ----------------------------------------------------------------------------------
+
+    def _warm_up(self) -> None:
+        """Load TensorFlow, then the active model, reporting progress in the status bar."""
+        try:
+            self.post_message(ModelStatus("loading TensorFlow…"))
+            from tui.core.tf import import_tf  # noqa: PLC0415
+
+            import_tf()
+            if not self.model_path.exists():
+                self.post_message(ModelStatus(_no_model_text(self.model_path)))
+                return
+            self.predictor()
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(ModelStatus(f"model not loaded: {one_line(exc)}"))
+
+    def predictor(self) -> Any:
+        """The loaded predictor for the active model, loading it first if needed (worker threads only)."""
+        with self._predictor_lock:
+            path = self.model_path
+            if self._predictor is not None and Path(self._predictor.model_path) == path:
+                return self._predictor
+            if not path.exists():
+                self.post_message(ModelStatus(_no_model_text(path)))
+                raise_no_model(path)
+            self.post_message(ModelStatus(f"loading model {path.name}…"))
+            from tui.core.inference import Predictor  # noqa: PLC0415 - imports TensorFlow
+
+            try:
+                predictor = Predictor(path)
+            except Exception as exc:
+                self.post_message(ModelStatus(f"model {path.name} could not be loaded: {one_line(exc)}"))
+                raise
+            self._predictor = predictor
+            self.post_message(ModelStatus(_model_text(path, predictor.metadata), ready=True))
+            return predictor
+
+    def on_model_status(self, message: ModelStatus) -> None:
+        self.status_bar.model = message.text
+
+    def _cmd_use(self, command: Command, turn: Turn) -> None:
+        path = Path(command.args[0]).expanduser()
+
+        def check() -> None:
+            from tui.core.modelfile import read_metadata  # noqa: PLC0415 - h5py only
+
+            if not path.exists():
+                raise_no_model(path)
+            metadata = read_metadata(path)
+            self._from_thread(self._use_model, path, metadata, turn)
+
+        turn.answer(Text("checking the model file…", style="dim"))
+        self._in_thread(turn, "models", f"checking {path}", check)
+
+    def _use_model(self, path: Path, metadata: dict[str, Any], turn: Turn) -> None:
+        self.model_path = path
+        self._predictor = None
+        turn.answer(f"active model: {_model_text(path, metadata).removeprefix('model: ')}")
+        self.status_bar.model = f"model: {path.name} (loading…)"
+        self._refresh_models(log=False)
+        self.run_worker(self._warm_up, thread=True, group="model", exit_on_error=False,
+                        description=f"loading {path.name}")
+
+    def _cmd_models(self, command: Command, turn: Turn) -> None:
+        self.action_show_panel("models", focus=False)
+        self._refresh_models(log=True, turn=turn)
+
+    def _refresh_models(self, log: bool, turn: Turn | None = None) -> None:
+        def work() -> None:
+            from tui.core.modelfile import list_models  # noqa: PLC0415
+
+            infos = list_models(self.models_dir)
+            self._from_thread(self._show_models, infos, turn if log else None)
+
+        self._in_thread(turn, "models", "listing models", work)
+
+    def _show_models(self, infos: list[Any], turn: Turn | None) -> None:
+        self.models_panel.show_models(infos, self.model_path)
+        if turn is None:
+            return
+        if not infos:
+            turn.answer(f"no .h5 models in {self.models_dir}/; train one with `train`")
+            return
+        from tui.app.widgets.models_panel import model_row  # noqa: PLC0415
+
+        table = Table(box=None, header_style="bold")
+        for column in ("model", "test acc", "preset", "epochs", "date", "size"):
+            table.add_column(column)
+        for info in infos:
+            table.add_row(*model_row(info, self.model_path))
+        turn.answer(table, Text("`use PATH` or enter in the Models panel (F5) makes one active", style="dim"))
+
+    # -- predicting -------------------------------------------------------------------------------
+
+    def _cmd_predict(self, command: Command, turn: Turn) -> None:
+        paths = [str(Path(p).expanduser()) for p in command.args]
+        turn.answer(Text(f"predicting {len(paths)} path{'s' if len(paths) > 1 else ''}…", style="dim"))
+
+        def work() -> None:
+            predictions = self.predictor().predict_paths(paths)
+            self._from_thread(self._show_predictions, predictions, turn, False)
+
+        self._in_thread(turn, "predict", "predicting images", work)
+
+    def _cmd_samples(self, command: Command, turn: Turn) -> None:
+        folder = Path(command.args[0]).expanduser() if command.args else self.samples_dir
+        if not folder.is_dir():
+            turn.answer(error_text(f"no folder {folder}/; give one with `samples FOLDER`"), error=True)
+            return
+        self.action_show_panel("samples", focus=False)
+        turn.answer(Text(f"predicting every image in {folder}/…", style="dim"))
+
+        def work() -> None:
+            predictions = self.predictor().predict_paths([str(folder)])
+            self._from_thread(self._show_predictions, predictions, turn, True)
+
+        self._in_thread(turn, "predict", f"predicting the images in {folder}", work)
+
+    def _show_predictions(self, predictions: list[Any], turn: Turn, as_table: bool) -> None:
+        if not predictions:
+            turn.answer(error_text("no images found there"), error=True)
+            return
+        if as_table or len(predictions) > MAX_VIEWS_PER_TURN:
+            table = Table(box=None, header_style="bold")
+            for column in ("file", "digit", "confidence", "note"):
+                table.add_column(column)
+            for p in predictions:
+                if p.error:
+                    table.add_row(Path(p.path or "?").name, "–", "–", Text(p.error, style="red"))
+                else:
+                    note = Text(p.reason or "uncertain", style="yellow") if p.uncertain else ""
+                    table.add_row(Path(p.path).name, Text(str(p.digit), style="bold green"), f"{p.confidence:.1%}", note)
+            good = [p for p in predictions if not p.error]
+            turn.answer(table, f"{len(good)} of {len(predictions)} images recognised")
+            self.samples_panel.show_results(predictions)
+        else:
+            views = [PredictionView(p, mode=self.render_mode, classes="turn-answer") for p in predictions]
+            turn.answer(*views, error=all(p.error for p in predictions))
+        shown = [p for p in predictions if not p.error]
+        if shown:
+            self.samples_panel.show_prediction(shown[-1])
+
+    # -- evaluating -------------------------------------------------------------------------------
+
+    def _cmd_evaluate(self, command: Command, turn: Turn) -> None:
+        if any(w.group == "evaluate" and w.is_running for w in self.workers):
+            turn.answer(error_text("an evaluation is already running; wait for it to finish"), error=True)
+            return
+        self.action_show_panel("evaluate", focus=False)
+        panel = self.evaluate_panel
+        panel.started(self.model_path.name)
+        turn.answer(Text(f"evaluating {self.model_path.name} on the MNIST test set…", style="dim"))
+        limit = command.options.get("limit")
+
+        def work() -> None:
+            from tui.core.evaluate import evaluate  # noqa: PLC0415 - imports TensorFlow on use
+
+            def progress(done: int, total: int) -> None:
+                panel.post_message(EvaluatePanel.Progress(done, total))
+
+            try:
+                report = evaluate(self.model_path, data_path=self.data, progress=progress, limit=limit,
+                                  predictor=self.predictor())
+            except Exception as exc:
+                self._from_thread(panel.failed, one_line(exc))
+                raise
+            self._from_thread(self._show_report, report, turn)
+
+        self._in_thread(turn, "evaluate", "evaluating on the test set", work)
+
+    def _show_report(self, report: Any, turn: Turn) -> None:
+        self.evaluate_panel.show_report(report)
+        worst = sorted(report.per_class, key=lambda row: row["f1"])[:3]
+        hardest = ", ".join(f"{row['digit']} (f1 {row['f1']:.3f})" for row in worst)
+        turn.answer(summary_text(report), Text(f"hardest digits: {hardest}; the Evaluate panel (F3) has the "
+                                               "per-class table, the confusion matrix and the mistakes", style="dim"))
+
+    # -- training ---------------------------------------------------------------------------------
+
+    def _cmd_train(self, command: Command, turn: Turn) -> None:
+        if self.train_panel.is_running:
+            state = self.train_panel.state
+            turn.answer(error_text(f"run {state.run_id} is still training; `stop` it first or wait"), error=True)
+            return
+        options = dict(command.options)
+        preset = options.pop("preset")
+        self.action_show_panel("train", focus=False)
+        turn.answer(Text("starting a training run…", style="dim"))
+
+        def work() -> None:
+            from tui.core.launch import start_training  # noqa: PLC0415
+
+            run_dir = start_training(preset, options, data=self.data)
+            self._from_thread(self._follow, run_dir, turn, "started")
+
+        self._in_thread(turn, "train", "starting a training run", work)
+
+    def _follow(self, run_dir: Path, turn: Turn, verb: str) -> None:
+        state = self.train_panel.follow(run_dir)
+        self.action_show_panel("train", focus=False)
+        if verb == "started":
+            text = f"started run {state.run_id}; it trains in its own process, follow it in the Train panel (F2); `stop` ends it"
+        else:
+            text = f"following run {state.run_id}: {state.describe()}"
+        turn.answer(text)
+        self._refresh_run_list(log=False)
+
+    def _cmd_stop(self, command: Command, turn: Turn) -> None:
+        state = self.train_panel.state
+        if state is None or not state.running:
+            turn.answer(error_text("no run is training here; `runs` lists runs, `attach RUN` follows one"), error=True)
+            return
+
+        def work() -> None:
+            from tui.core.launch import stop_run  # noqa: PLC0415
+
+            if stop_run(state.run_dir):
+                message = f"asked run {state.run_id} to stop; it keeps its best checkpoint and says so when done"
+            else:
+                message = f"run {state.run_id} has no live process to stop"
+            self._from_thread(turn.answer, message)
+
+        self._in_thread(turn, "train", "stopping the run", work)
+
+    def _cmd_attach(self, command: Command, turn: Turn) -> None:
+        ref = command.args[0] if command.args else None
+
+        def work() -> None:
+            from tui.core import runs  # noqa: PLC0415
+            from tui.core.launch import active_runs  # noqa: PLC0415
+
+            if ref is None:
+                active = active_runs()
+                path = active[0].path if active else runs.find_run("latest")
+            else:
+                path = runs.find_run(ref)
+            self._from_thread(self._follow, path, turn, "following")
+
+        self._in_thread(turn, "runs", "finding the run", work)
+
+    def _cmd_runs(self, command: Command, turn: Turn) -> None:
+        self.action_show_panel("train", focus=False)
+        self._refresh_run_list(log=True, turn=turn)
+
+    def _refresh_run_list(self, log: bool, turn: Turn | None = None) -> None:
+        def work() -> None:
+            from tui.core.runs import list_runs  # noqa: PLC0415
+
+            summaries = list_runs()
+            self._from_thread(self._show_runs, summaries, turn if log else None)
+
+        self._in_thread(turn, "runs", "listing runs", work)
+
+    def _show_runs(self, summaries: list[Any], turn: Turn | None) -> None:
+        self._run_ids = [s.run_id for s in summaries]
+        self.train_panel.show_runs(summaries)
+        if turn is None:
+            return
+        if not summaries:
+            turn.answer("no runs yet; `train` starts one")
+            return
+        table = Table(box=None, header_style="bold")
+        for column in ("run", "status", "preset", "epochs", "best val", "test"):
+            table.add_column(column)
+        for s in summaries[:20]:
+            table.add_row(
+                s.run_id, s.status, s.preset, f"{s.epoch}/{s.epochs}" if s.epochs else "–",
+                f"{s.best_val_accuracy:.2%}" if s.best_val_accuracy is not None else "–",
+                f"{s.test_accuracy:.2%}" if s.test_accuracy is not None else "–",
+            )
+        turn.answer(table, Text("`attach RUN` follows one (a prefix of its id is enough)", style="dim"))
+
+    @on(TrainPanel.RunEnded)
+    def _run_ended(self, message: TrainPanel.RunEnded) -> None:
+        state: RunState = message.state
+        failed = state.status in ("error", "lost")
+        self.conversation.add_turn(None, error_text(state.describe()) if failed else Text(state.describe()),
+                                   error=failed)
+        self._refresh_run_list(log=False)
+        self._refresh_models(log=False)
+        if state.status == "done" and state.model and _same_file(Path(state.model), self.model_path):
+            self._predictor = None  # the active model was replaced: load the new one
+            self.run_worker(self._warm_up, thread=True, group="model", exit_on_error=False,
+                            description="loading the newly trained model")
+
+    def _show_run_status(self) -> None:
+        state = self.train_panel.state
+        self.status_bar.run = state.describe() if state is not None and state.running else ""
+
+    def _check_active_runs(self) -> None:
+        from tui.core.launch import active_runs  # noqa: PLC0415
+
+        active = active_runs()
+        if active:
+            self._from_thread(self._offer_attach, active[0])
+
+    def _offer_attach(self, summary: Any) -> None:
+        if self.train_panel.state is not None:
+            return
+        text = f"{summary.run_id} (epoch {summary.epoch}/{summary.epochs}, {summary.progress:.0%})"
+
+        def answered(follow: bool | None) -> None:
+            if follow:
+                self.execute(f"attach {shlex.quote(str(summary.path))}")
+
+        self.push_screen(AttachScreen(text), answered)
+
+    # -- actions (keys and palette) -------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self._key_help()))
+
+    def _key_help(self) -> list[tuple[str, str]]:
+        keys = []
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding):
+                keys.append((binding.key.replace(",", " / "), binding.tooltip or binding.description))
+        keys.append(("← / → (mistakes)", "previous / next misclassified digit in the Evaluate panel"))
+        keys.append(("a (sample tree)", "predict every sample image"))
+        keys.append(("enter", "run the command; predict the selected image; use the selected model"))
+        return keys
+
+    def action_show_panel(self, panel: str, focus: bool = True) -> None:
+        self.panel_shown = True
+        self.query_one("#panels", TabbedContent).active = panel
+        if focus:
+            target = {
+                "train": "#preset",
+                "evaluate": "#mistakes",
+                "samples": "#sample-tree",
+                "models": "#models-table",
+            }[panel]
+            widgets = self.query(target)
+            if widgets:
+                widgets.first().focus()
+
+    def action_toggle_panel(self) -> None:
+        self.panel_shown = not self.panel_shown
+        if not self.panel_shown:
+            self.prompt.focus()
+
+    def action_focus_prompt(self) -> None:
+        self.prompt.focus()
+
+    def action_start_training(self) -> None:
+        self.execute(self.train_panel.command_text())
+
+    def action_stop_training(self) -> None:
+        self.execute("stop")
+
+    def action_evaluate(self) -> None:
+        self.execute("evaluate")
+
+    def action_toggle_render(self) -> None:
+        self.execute("render")
+
+    def action_clear_log(self) -> None:
+        self.execute("clear")
+
+    def watch_render_mode(self, mode: str) -> None:
+        for view in self.query(PredictionView):
+            view.mode = mode
+        for browser in self.query(MistakeBrowser):
+            browser.mode = mode
+        self.samples_panel.mode = mode
+
+    async def action_quit(self) -> None:
+        state = self.train_panel.state
+        if state is None or not state.running:
+            self.exit(0)
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice is None:
+                return
+            if choice == "stop":
+                from tui.core.launch import stop_run  # noqa: PLC0415
+
+                try:
+                    stop_run(state.run_dir)
+                except Exception:  # noqa: BLE001 - quitting must not fail
+                    pass
+            self.exit(0)
+
+        if not isinstance(self.screen, QuitScreen):
+            self.push_screen(QuitScreen(state.describe()), answered)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: commands and keys", "Show every command and key (F1)", self.action_help)
+        for panel in PANELS:
+            yield SystemCommand(f"Show the {panel.title()} panel", f"Switch the side panel to {panel.title()}",
+                                lambda p=panel: self.action_show_panel(p))
+        yield SystemCommand("Toggle the side panel", "Show or hide the side panel (F6)", self.action_toggle_panel)
+        yield SystemCommand("Start training", "Train with the Train panel's settings (ctrl+t)", self.action_start_training)
+        yield SystemCommand("Stop training", "Stop the followed run; its best checkpoint is kept (ctrl+s)",
+                            self.action_stop_training)
+        yield SystemCommand("Attach to a run", "Follow the run that is training, or the newest one",
+                            lambda: self.execute("attach"))
+        yield SystemCommand("List runs", "Training runs, newest first", lambda: self.execute("runs"))
+        yield SystemCommand("Evaluate the model", "Test-set accuracy, per-class table, confusion matrix (ctrl+r)",
+                            self.action_evaluate)
+        yield SystemCommand("Predict all sample images", f"Predict every image in {self.samples_dir}/",
+                            lambda: self.execute("samples"))
+        yield SystemCommand("List models", "The models in models/ with their accuracy", lambda: self.execute("models"))
+        yield SystemCommand("Toggle ASCII / half blocks", "How digits are drawn (ctrl+g)", self.action_toggle_render)
+        yield SystemCommand("Clear the conversation", "Remove every turn from the log (ctrl+l)", self.action_clear_log)
+
+
+def _default_model() -> Path:
+    import os  # noqa: PLC0415
+
+    return Path(os.environ.get("DIGITREC_MODEL") or DEFAULT_MODEL)
+
+
+def _no_model_text(path: Path) -> str:
+    return f"no model at {path}: train one with `train`, or `use PATH`"
+
+
+def raise_no_model(path: Path) -> None:
+    from tui.core.errors import ModelFileError  # noqa: PLC0415
+
+    raise ModelFileError(f"no model at {path}; train one with `train` or choose one with `use PATH` (`models` lists them)")
+
+
+def _model_text(path: Path, metadata: dict[str, Any]) -> str:
+    acc = metadata.get("test_accuracy") if metadata else None
+    detail = f" ({acc:.1%})" if isinstance(acc, (int, float)) else ""
+    return f"model: {path.name}{detail}"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b
+
+
+def run_app(model: str | None = None, data: str | None = None) -> int:
+    """Run the app in this terminal; returns the exit status for the CLI."""
+    from tui.app.stderr import stderr_to_log  # noqa: PLC0415
+
+    with stderr_to_log():
+        result = DigitrecApp(model=model, data=data).run()
+    return int(result or 0)

@@ -1,0 +1,218 @@
+"""The prompt's little language: parse a typed line into a :class:`Command` or a one-line error.
+
+Pure: no Textual, no TensorFlow. The app, its key bindings and its command palette all go through
+:func:`parse_command`, so a panel button and a typed command do exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.core.config import ConfigError, parse_override, preset_config
+from tui.core.errors import DigitrecError
+from tui.core.presets import DEFAULT_PRESET, PRESETS
+
+
+class CommandError(DigitrecError):
+    """A typed line is not a valid command; ``str`` is one line saying why and what to do."""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    usage: str
+    summary: str
+    aliases: tuple[str, ...] = ()
+
+
+COMMANDS: dict[str, CommandSpec] = {
+    spec.name: spec
+    for spec in (
+        CommandSpec("help", "help [COMMAND]", "list the commands and keys, or explain one command", ("?", "h")),
+        CommandSpec(
+            "train",
+            "train [PRESET] [preset=NAME] [epochs=N] [batch_size=N] [lr=X] [subset=N] ...",
+            "start a training run in the background and follow it in the Train panel",
+        ),
+        CommandSpec("stop", "stop", "stop the training run being followed (the best checkpoint is kept)"),
+        CommandSpec("evaluate", "evaluate [limit=N]", "evaluate the active model on the MNIST test set", ("eval",)),
+        CommandSpec("predict", "predict PATH...", "recognise the digit in one or more images (files or folders)"),
+        CommandSpec("samples", "samples [FOLDER]", "predict every image in sample_images/ (or FOLDER)"),
+        CommandSpec("models", "models", "list the models in models/ with their accuracy"),
+        CommandSpec("use", "use PATH", "make PATH the active model"),
+        CommandSpec("runs", "runs", "list training runs, newest first"),
+        CommandSpec("attach", "attach [RUN]", "follow a training run (default: the newest one)"),
+        CommandSpec("render", "render [ascii|blocks]", "draw digits with ASCII characters or finer half blocks"),
+        CommandSpec("clear", "clear", "clear the conversation log", ("cls",)),
+        CommandSpec("quit", "quit", "leave the app (asks first if a run is going)", ("exit", "q")),
+    )
+}
+
+ALIASES: dict[str, str] = {alias: spec.name for spec in COMMANDS.values() for alias in spec.aliases}
+
+RENDER_MODES = ("ascii", "blocks")
+MAX_ECHO = 40  # how much of a bad token to quote back in an error message
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed command: its canonical ``name``, positional ``args`` and typed ``options``."""
+
+    name: str
+    args: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The command written back in canonical form (what the log shows)."""
+        parts = [self.name, *(_quote(a) for a in self.args)]
+        parts += [f"{k}={v}" for k, v in self.options.items()]
+        return " ".join(parts)
+
+
+def _quote(arg: str) -> str:
+    return shlex.quote(arg) if arg else "''"
+
+
+def _show(token: str) -> str:
+    """Quote user text for an error message: repr escapes newlines, and long text is cut."""
+    if len(token) > MAX_ECHO:
+        token = token[: MAX_ECHO - 1] + "…"
+    return repr(token)
+
+
+def resolve_name(word: str) -> str | None:
+    word = word.lower()
+    if word in COMMANDS:
+        return word
+    return ALIASES.get(word)
+
+
+def parse_command(text: str) -> Command | None:
+    """Parse one typed line. Returns ``None`` for a blank line; raises :class:`CommandError`."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise CommandError(f"cannot read that line ({exc}); close the quote or remove it") from None
+    if not tokens:
+        return None
+    word, rest = tokens[0], tokens[1:]
+    name = resolve_name(word)
+    if name is None:
+        close = difflib.get_close_matches(word.lower(), [*COMMANDS, *ALIASES], n=1)
+        hint = f"did you mean `{resolve_name(close[0])}`? " if close else ""
+        raise CommandError(f"unknown command {_show(word)}; {hint}type `help` to list the commands")
+    return _PARSERS.get(name, _no_args)(name, rest)
+
+
+def _no_args(name: str, rest: list[str]) -> Command:
+    if rest:
+        raise CommandError(f"`{name}` takes no arguments (got {_show(' '.join(rest))}); usage: {COMMANDS[name].usage}")
+    return Command(name)
+
+
+def _at_most_one(name: str, rest: list[str]) -> Command:
+    if len(rest) > 1:
+        raise CommandError(f"`{name}` takes at most one argument; usage: {COMMANDS[name].usage}")
+    return Command(name, tuple(rest))
+
+
+def _exactly_one(name: str, rest: list[str]) -> Command:
+    if len(rest) != 1:
+        raise CommandError(f"`{name}` needs exactly one argument; usage: {COMMANDS[name].usage}")
+    return Command(name, tuple(rest))
+
+
+def _help(name: str, rest: list[str]) -> Command:
+    cmd = _at_most_one(name, rest)
+    if cmd.args and resolve_name(cmd.args[0]) is None:
+        raise CommandError(f"no command {_show(cmd.args[0])} to explain; type `help` to list the commands")
+    return cmd
+
+
+def _predict(name: str, rest: list[str]) -> Command:
+    if not rest:
+        raise CommandError(f"`{name}` needs at least one image path; usage: {COMMANDS[name].usage}")
+    return Command(name, tuple(rest))
+
+
+def _render(name: str, rest: list[str]) -> Command:
+    cmd = _at_most_one(name, rest)
+    if cmd.args and cmd.args[0].lower() not in RENDER_MODES:
+        raise CommandError(f"render mode must be `ascii` or `blocks`, not {_show(cmd.args[0])}")
+    return Command(name, tuple(a.lower() for a in cmd.args))
+
+
+def _split_option(token: str, name: str) -> tuple[str, str]:
+    key, sep, value = token.partition("=")
+    if not sep or not key:
+        raise CommandError(f"expected KEY=VALUE, got {_show(token)}; usage: {COMMANDS[name].usage}")
+    if not value:
+        raise CommandError(f"{_show(key)} needs a value after '='; e.g. {key}=3")
+    return key.lower().replace("-", "_"), value
+
+
+def _train(name: str, rest: list[str]) -> Command:
+    preset: str | None = None
+    overrides: dict[str, Any] = {}
+    for token in rest:
+        if "=" not in token:
+            if preset is not None:
+                raise CommandError(f"give one preset only (got {_show(preset)} and {_show(token)})")
+            preset = token
+            continue
+        key, value = _split_option(token, name)
+        if key == "preset":
+            if preset is not None:
+                raise CommandError(f"give one preset only (got {_show(preset)} and {_show(value)})")
+            preset = value
+            continue
+        try:
+            key, typed = parse_override(key, value)
+        except ConfigError as exc:
+            raise CommandError(_one_line(str(exc))) from None
+        overrides[key] = typed
+    preset = preset or DEFAULT_PRESET
+    if preset not in PRESETS:
+        raise CommandError(f"unknown preset {_show(preset)}; choose one of: {', '.join(PRESETS)}")
+    try:
+        preset_config(preset).with_overrides(**overrides)
+    except ConfigError as exc:
+        raise CommandError(_one_line(str(exc))) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CommandError(f"bad training setting: {_one_line(str(exc))}") from None
+    return Command(name, (), {"preset": preset, **overrides})
+
+
+def _evaluate(name: str, rest: list[str]) -> Command:
+    options: dict[str, Any] = {}
+    for token in rest:
+        key, value = _split_option(token, name)
+        if key != "limit":
+            raise CommandError(f"`evaluate` knows only limit=N, not {_show(key)}")
+        try:
+            options["limit"] = int(value)
+        except ValueError:
+            raise CommandError(f"limit must be a whole number, not {_show(value)}") from None
+        if options["limit"] < 1:
+            raise CommandError("limit must be at least 1 test image")
+    return Command(name, (), options)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+_PARSERS = {
+    "help": _help,
+    "train": _train,
+    "evaluate": _evaluate,
+    "predict": _predict,
+    "samples": _at_most_one,
+    "use": _exactly_one,
+    "attach": _at_most_one,
+    "render": _render,
+}

@@ -1,0 +1,100 @@
+"""The conversation log: one :class:`Turn` per command (what was asked, then the answer)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, RenderableType
+from rich.text import Text
+from textual.containers import Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
+
+Answer = Widget | RenderableType
+
+
+class Turn(Vertical):
+    """A command line followed by its answers; answers can be added or replaced later."""
+
+    def __init__(self, command: str | None, *answers: Answer, error: bool = False) -> None:
+        super().__init__(classes="turn")
+        self.command = command
+        self._initial = answers
+        self.set_class(error, "-error")
+
+    def compose(self):
+        if self.command is not None:
+            yield Static(f"› {self.command}", classes="turn-command", markup=False)
+        for answer in self._initial:
+            yield _as_widget(answer)
+
+    def answer(self, *answers: Answer, error: bool = False, replace: bool = True) -> None:
+        """Show ``answers`` under the command, replacing what was there (e.g. "working…")."""
+        if not self.is_mounted:  # just added to the log: answer once its command line is in place
+            self.call_later(self.answer, *answers, error=error, replace=replace)
+            return
+        if replace:
+            for child in list(self.children):
+                if "turn-command" not in child.classes:
+                    child.remove()
+        self.set_class(error, "-error")
+        self.mount_all([_as_widget(a) for a in answers])
+        log = self.parent
+        if isinstance(log, ConversationLog):
+            log.follow_end()
+
+    @property
+    def text(self) -> str:
+        """Everything the turn shows, as plain text (for tests and copying)."""
+        return "\n".join(plain_text(child.content) for child in self.query(Static))
+
+
+def plain_text(content: object, width: int = 120) -> str:
+    """A Static's content as plain text: strings as they are, Rich renderables rendered."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Text):
+        return content.plain
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(content)
+    return console.export_text()
+
+
+def _as_widget(answer: Answer) -> Widget:
+    if isinstance(answer, Widget):
+        return answer
+    if isinstance(answer, str):
+        return Static(answer, classes="turn-answer", markup=False)
+    return Static(answer, classes="turn-answer")
+
+
+class ConversationLog(VerticalScroll):
+    """A scrolling list of turns, oldest first; keeps the newest ``max_turns``."""
+
+    def __init__(self, max_turns: int = 200, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.max_turns = max_turns
+
+    def add_turn(self, command: str | None, *answers: Answer, error: bool = False) -> Turn:
+        turn = Turn(command, *answers, error=error)
+        self.mount(turn)
+        extra = len(self.query_children(Turn)) - self.max_turns
+        for old in list(self.query_children(Turn))[: max(0, extra)]:
+            old.remove()
+        self.follow_end()
+        return turn
+
+    def follow_end(self) -> None:
+        self.call_after_refresh(self.scroll_end, animate=False)
+
+    def clear_turns(self) -> None:
+        self.remove_children()
+
+    @property
+    def turns(self) -> list[Turn]:
+        return list(self.query_children(Turn))
+
+    @property
+    def last_turn(self) -> Turn | None:
+        turns = self.turns
+        return turns[-1] if turns else None

@@ -1,0 +1,107 @@
+"""The digit the model saw, drawn as text, beside ten labelled probability bars."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+BAR_WIDTH = 20
+
+
+def digit_with_bars(
+    image28: Any,
+    probabilities: Sequence[float] | None,
+    mode: str = "ascii",
+    highlight: int | None = None,
+    bar_width: int = BAR_WIDTH,
+) -> Text:
+    """Rich text: the 28x28 image as text (14 rows) and the probability bars, top class bold."""
+    from tui.core.render import ascii_digit, probability_bars  # noqa: PLC0415 - numpy only, kept lazy
+
+    left = ascii_digit(image28, mode=mode) if image28 is not None else []
+    right = probability_bars(list(probabilities), width=bar_width) if probabilities is not None else []
+    if highlight is None and probabilities is not None and len(probabilities):
+        highlight = max(range(len(probabilities)), key=lambda i: probabilities[i])
+    width = max((len(line) for line in left), default=0)
+    rows = max(len(left), len(right))
+    pad_top = max(0, (rows - len(right)) // 2)
+    text = Text(no_wrap=True, overflow="crop")
+    for row in range(rows):
+        if row:
+            text.append("\n")
+        art = left[row] if row < len(left) else ""
+        text.append(art.ljust(width))
+        bar_row = row - pad_top
+        if 0 <= bar_row < len(right):
+            style = "bold reverse" if bar_row == highlight else ""
+            text.append("   ")
+            text.append(right[bar_row], style=style)
+    return text
+
+
+class PredictionView(Static):
+    """Shows one prediction: the input as the model saw it, the bars, and a one-line verdict.
+
+    Give it anything with ``digit``, ``confidence``, ``probabilities``, ``input28`` and optionally
+    ``path``, ``uncertain``, ``reason`` and ``error`` (``tui.core.inference.Prediction`` fits).
+    """
+
+    DEFAULT_CSS = """
+    PredictionView {
+        height: auto;
+        width: auto;
+        padding: 0 1;
+    }
+    """
+
+    mode: reactive[str] = reactive("ascii")
+
+    def __init__(self, prediction: Any = None, mode: str = "ascii", **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.prediction = prediction
+        self.set_reactive(PredictionView.mode, mode)
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def show(self, prediction: Any) -> None:
+        self.prediction = prediction
+        self._draw()
+
+    def watch_mode(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        self.update(prediction_renderable(self.prediction, self.mode))
+
+
+def verdict(prediction: Any) -> Text:
+    """One line: "name: 7 (98.8%)", flagged when uncertain, or the error in plain words."""
+    name = str(getattr(prediction, "path", "") or "")
+    line = Text(no_wrap=False)
+    if name:
+        line.append(f"{name}: ", style="bold")
+    error = getattr(prediction, "error", None)
+    if error:
+        line.append(str(error), style="bold red")
+        return line
+    line.append(f"{prediction.digit}", style="bold green")
+    line.append(f" ({prediction.confidence:.1%})")
+    if getattr(prediction, "uncertain", False):
+        reason = getattr(prediction, "reason", None) or "low confidence"
+        line.append(f"  uncertain: {reason}", style="yellow")
+    return line
+
+
+def prediction_renderable(prediction: Any, mode: str = "ascii") -> Text:
+    if prediction is None:
+        return Text("no prediction yet", style="dim")
+    head = verdict(prediction)
+    if getattr(prediction, "error", None) or getattr(prediction, "probabilities", None) is None:
+        return head
+    body = digit_with_bars(prediction.input28, prediction.probabilities, mode=mode, highlight=prediction.digit)
+    return Text("\n").join([head, body])

@@ -1,0 +1,139 @@
+"""The Samples panel: browse an image folder, preview an image as it is and as the model will
+see it, predict the selected one (enter) or all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, DataTable, DirectoryTree, Label, Static
+
+from tui.app.messages import CommandRequested
+from tui.app.widgets.prediction import PredictionView, verdict
+
+SAMPLES_DIR = Path("sample_images")
+
+# Kept in step with tui.core.images.IMAGE_SUFFIXES without importing numpy and Pillow at start-up.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pnm")
+
+
+class ImageTree(DirectoryTree):
+    """A directory tree that shows only folders and image files."""
+
+    BINDINGS = [Binding("a", "predict_all", "Predict all", id="samples-predict-all")]
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES)]
+
+    def action_predict_all(self) -> None:
+        self.post_message(CommandRequested("samples"))
+
+
+class SamplesPanel(Vertical):
+    """Browses ``folder``; selection previews, enter predicts, "predict all" fills the table."""
+
+    @dataclass
+    class PreviewReady(Message):
+        path: Path
+        renderable: Any
+
+    def __init__(self, folder: Path = SAMPLES_DIR, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.folder = folder
+        self.mode = "ascii"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="panel-buttons"):
+            yield Button("Predict all (a)", id="predict-all", variant="primary",
+                         tooltip="predict every image in the folder")
+            yield Label(f"{self.folder}/ · enter: predict", id="samples-title")
+        with Horizontal(id="samples-top"):
+            if self.folder.is_dir():
+                yield ImageTree(self.folder, id="sample-tree")
+            else:
+                yield Static(f"no {self.folder}/ folder here; `predict PATH` works on any image",
+                             id="sample-tree-missing")
+            yield Static(Text("select an image to preview it", style="dim"), id="sample-preview")
+        yield PredictionView(id="sample-prediction")
+        yield DataTable(id="sample-results", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#sample-results", DataTable).add_columns("file", "digit", "confidence", "note")
+
+    @on(Button.Pressed, "#predict-all")
+    def _predict_all(self) -> None:
+        self.post_message(CommandRequested("samples"))
+
+    @on(DirectoryTree.FileSelected)
+    def _predict_selected(self, event: DirectoryTree.FileSelected) -> None:
+        from shlex import quote  # noqa: PLC0415
+
+        self.post_message(CommandRequested(f"predict {quote(str(event.path))}"))
+
+    @on(DirectoryTree.NodeHighlighted)
+    def _preview_highlighted(self, event: DirectoryTree.NodeHighlighted) -> None:
+        data = event.node.data
+        path = getattr(data, "path", None)
+        if path is not None and Path(path).is_file():
+            self.preview(Path(path))
+
+    @work(thread=True, group="preview", exclusive=True, description="previewing a sample image")
+    def preview(self, path: Path) -> None:
+        self.post_message(self.PreviewReady(path, preview_text(path, self.mode)))
+
+    def on_samples_panel_preview_ready(self, message: PreviewReady) -> None:
+        self.query_one("#sample-preview", Static).update(message.renderable)
+
+    def show_prediction(self, prediction: Any) -> None:
+        view = self.query_one("#sample-prediction", PredictionView)
+        view.mode = self.mode
+        view.show(prediction)
+
+    def show_results(self, predictions: list[Any]) -> None:
+        table = self.query_one("#sample-results", DataTable)
+        table.clear()
+        for p in predictions:
+            name = Path(p.path).name if p.path else "?"
+            if p.error:
+                table.add_row(name, "–", "–", Text(p.error, style="red"))
+            else:
+                note = Text(p.reason or "uncertain", style="yellow") if p.uncertain else ""
+                table.add_row(name, str(p.digit), f"{p.confidence:.1%}", note)
+
+
+def preview_text(path: Path, mode: str = "ascii") -> Text:
+    """The image as it is and after preprocessing, side by side, or why it cannot be read."""
+    try:
+        from tui.core.preprocess import preprocess_path  # noqa: PLC0415 - numpy and Pillow, kept off start-up
+        from tui.core.render import ascii_digit, ascii_image, side_by_side  # noqa: PLC0415
+
+        pre = preprocess_path(path)
+        left = ascii_image(pre.gray, width=28, mode=mode) if pre.gray is not None else []
+        right = ascii_digit(pre.input28, mode=mode)
+        width = max((len(line) for line in left), default=0)
+        head = f"{'as it is'.ljust(width)}   as the model sees it"
+        return Text("\n".join([head, *side_by_side(left, right, gap=3)]), no_wrap=True)
+    except Exception as exc:  # a bad image is a message here, never a crash
+        return verdict(_Failed(str(path), _message(exc)))
+
+
+@dataclass
+class _Failed:
+    path: str
+    error: str
+
+
+def _message(exc: Exception) -> str:
+    from tui.core.errors import DigitrecError  # noqa: PLC0415
+
+    if isinstance(exc, DigitrecError):
+        return str(exc)
+    return f"could not preview it ({type(exc).__name__}: {exc})"

@@ -1,0 +1,316 @@
+"""The Train panel: a form to start a run, and a live view of the run being followed.
+
+The run trains in its own process (``tui.core.launch``); this panel only reads the run's
+``events.jsonl`` with :class:`tui.core.runs.EventTail` on a timer, so it can attach to a run
+started elsewhere, detach, and never stalls while TensorFlow works.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
+
+from tui.app.messages import CommandRequested
+from tui.app.widgets.plots import MetricPlot
+from tui.core import runs
+from tui.core.config import preset_config
+from tui.core.presets import DEFAULT_PRESET, PRESETS
+
+POLL_SECONDS = 0.25  # how often the events file is read; also caps plot redraws at 4 a second
+START_GRACE_SECONDS = 120  # a launched run with no events and no process after this is lost
+
+FIELDS = (  # input id, command key, placeholder source
+    ("epochs", "epochs", "epochs"),
+    ("batch_size", "batch_size", "batch_size"),
+    ("lr", "lr", "learning_rate"),
+    ("subset", "subset", "train_subset"),
+)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class RunState:
+    """What the followed run's events have said so far."""
+
+    run_dir: Path
+    status: str = "starting"  # starting | running | done | cancelled | error | lost
+    pid: int | None = None
+    epoch: int = 0
+    epochs: int = 0
+    step: int = 0
+    steps: int = 0
+    eta_s: float | None = None
+    images_per_sec: float | None = None
+    best_val_accuracy: float | None = None
+    last_val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    model: str | None = None
+    reason: str = ""
+    seconds: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("starting", "running")
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+    def describe(self) -> str:
+        """One line for the log and the status bar."""
+        if self.status == "starting":
+            return f"run {self.run_id}: starting (loading TensorFlow)…"
+        if self.status == "running":
+            return f"run {self.run_id}: epoch {self.epoch}/{self.epochs}, step {self.step}/{self.steps}"
+        if self.status == "done":
+            parts = [f"run {self.run_id} finished"]
+            if self.best_val_accuracy is not None:
+                parts.append(f"best val accuracy {self.best_val_accuracy:.2%}")
+            if self.test_accuracy is not None:
+                parts.append(f"test accuracy {self.test_accuracy:.2%}")
+            if self.seconds is not None:
+                parts.append(f"in {format_duration(self.seconds)}")
+            text = ", ".join(parts)
+            return text + (f"; model saved to {self.model}" if self.model else "")
+        if self.status == "cancelled":
+            kept = f"; best checkpoint kept at {self.model}" if self.model else ""
+            return f"run {self.run_id} stopped at epoch {self.epoch}/{self.epochs}{kept}"
+        return f"run {self.run_id} {'failed' if self.status == 'error' else 'was lost'}: {self.reason}"
+
+
+class TrainPanel(VerticalScroll):
+    """Start, watch and stop training; list earlier runs."""
+
+    @dataclass
+    class RunEnded(Message):
+        """The followed run finished, was stopped, failed or vanished."""
+
+        state: RunState
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state: RunState | None = None
+        self._tail: runs.EventTail | None = None
+        self._followed_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="train-form"):
+            yield Select([(name, name) for name in PRESETS], value=DEFAULT_PRESET, allow_blank=False,
+                         id="preset", tooltip="training preset")
+            for input_id, _, _ in FIELDS:
+                kind = "number" if input_id == "lr" else "integer"
+                yield Input(id=input_id, type=kind, classes="train-field", tooltip=input_id.replace("_", " "))
+        with Horizontal(id="train-buttons"):
+            yield Button("Start ^t", id="start-training", variant="success", tooltip="start training (ctrl+t)")
+            yield Button("Stop ^s", id="stop-training", variant="error", tooltip="stop the run (ctrl+s)")
+            yield Label("no run followed; start one or `attach` to one", id="run-title")
+        yield ProgressBar(id="train-progress", show_eta=False)
+        yield Static("", id="train-progress-text")
+        with Horizontal(id="plots"):
+            yield MetricPlot("loss", id="loss-plot")
+            yield MetricPlot("accuracy %", percent=True, id="accuracy-plot")
+        yield Label("Runs (enter: follow)", classes="section-title")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        self._apply_preset_placeholders(DEFAULT_PRESET)
+        table = self.query_one("#runs-table", DataTable)
+        table.add_columns("run", "status", "preset", "epochs", "best val", "test")
+        self.set_interval(POLL_SECONDS, self.poll, name="train-poll")
+
+    # -- the form ---------------------------------------------------------------------------
+
+    @on(Select.Changed, "#preset")
+    def _preset_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self._apply_preset_placeholders(event.value)
+
+    def _apply_preset_placeholders(self, preset: str) -> None:
+        cfg = preset_config(preset).to_dict()
+        for input_id, _, source in FIELDS:
+            value = cfg.get(source)
+            self.query_one(f"#{input_id}", Input).placeholder = (
+                f"{input_id}: {value if value is not None else 'all'}"
+            )
+
+    def command_text(self) -> str:
+        """The `train` command the form describes (blank fields keep the preset's values)."""
+        preset = self.query_one("#preset", Select).value
+        parts = ["train", f"preset={preset if isinstance(preset, str) else DEFAULT_PRESET}"]
+        for input_id, key, _ in FIELDS:
+            value = self.query_one(f"#{input_id}", Input).value.strip()
+            if value:
+                parts.append(f"{key}={value}")
+        return " ".join(parts)
+
+    @on(Button.Pressed, "#start-training")
+    def _start(self) -> None:
+        self.post_message(CommandRequested(self.command_text()))
+
+    @on(Button.Pressed, "#stop-training")
+    def _stop(self) -> None:
+        self.post_message(CommandRequested("stop"))
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _attach_row(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value:
+            self.post_message(CommandRequested(f"attach {shlex.quote(event.row_key.value)}"))
+
+    # -- following a run ----------------------------------------------------------------------
+
+    @property
+    def is_running(self) -> bool:
+        return self.state is not None and self.state.running
+
+    def follow(self, run_dir: Path) -> RunState:
+        """Follow ``run_dir`` from its first event; replaces any run followed before."""
+        self.state = RunState(Path(run_dir))
+        self._tail = runs.EventTail(Path(run_dir))
+        self._followed_at = time.monotonic()
+        for plot in self.query(MetricPlot):
+            plot.reset()
+        self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#run-title", Label).update(f"run {self.state.run_id}")
+        self.poll()
+        return self.state
+
+    def poll(self) -> None:
+        """Read new events, update the view, and notice a run that ended or vanished."""
+        state, tail = self.state, self._tail
+        if state is None or tail is None:
+            return
+        if state.running:
+            events = tail.poll()
+            if events:
+                with self.app.batch_update():
+                    for event in events:
+                        self._apply(state, event)
+                    self._show_progress(state)
+                if not state.running:
+                    self.post_message(self.RunEnded(state))
+            elif not self._process_alive(state):
+                events = tail.poll()  # it may have written its last line just before exiting
+                for event in events:
+                    self._apply(state, event)
+                if state.running:
+                    state.status = "lost"
+                    state.reason = "the training process ended without a final record; see its train.log"
+                self._show_progress(state)
+                self.post_message(self.RunEnded(state))
+        for plot in self.query(MetricPlot):
+            plot.redraw_if_dirty()
+
+    def _process_alive(self, state: RunState) -> bool:
+        pid = state.pid
+        if pid is None:
+            try:
+                pid = int((state.run_dir / "pid").read_text(encoding="ascii").strip())
+            except (OSError, ValueError):
+                return time.monotonic() - self._followed_at < START_GRACE_SECONDS
+        return runs.pid_alive(pid)
+
+    def _apply(self, state: RunState, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        loss_plot = self.query_one("#loss-plot", MetricPlot)
+        acc_plot = self.query_one("#accuracy-plot", MetricPlot)
+        if kind == "start":
+            state.status = "running"
+            state.pid = _int(event.get("pid"))
+            state.epochs = _int(event.get("epochs")) or state.epochs
+            state.steps = _int(event.get("steps_per_epoch")) or state.steps
+            state.epoch = _int(event.get("initial_epoch")) or 0
+            loss_plot.epochs = acc_plot.epochs = state.epochs
+        elif kind == "batch":
+            state.epoch = _int(event.get("epoch")) or state.epoch
+            state.step = _int(event.get("step")) or state.step
+            state.steps = _int(event.get("steps")) or state.steps
+            state.eta_s = _float(event.get("eta_s"))
+            state.images_per_sec = _float(event.get("images_per_sec"))
+            x = state.epoch - 1 + (state.step / state.steps if state.steps else 0)
+            if (loss := _float(event.get("loss"))) is not None:
+                loss_plot.add_train(x, loss)
+            if (acc := _float(event.get("accuracy"))) is not None:
+                acc_plot.add_train(x, acc)
+        elif kind == "epoch":
+            state.epoch = _int(event.get("epoch")) or state.epoch
+            state.epochs = _int(event.get("epochs")) or state.epochs
+            state.step = state.steps
+            if (val_loss := _float(event.get("val_loss"))) is not None:
+                loss_plot.add_val(state.epoch, val_loss)
+            if (val_acc := _float(event.get("val_accuracy"))) is not None:
+                acc_plot.add_val(state.epoch, val_acc)
+                state.last_val_accuracy = val_acc
+                if state.best_val_accuracy is None or val_acc > state.best_val_accuracy:
+                    state.best_val_accuracy = val_acc
+        elif kind in runs.TERMINAL:
+            state.status = kind
+            state.model = event.get("model") or event.get("checkpoint")
+            state.reason = str(event.get("reason") or "")
+            state.seconds = _float(event.get("seconds"))
+            if (best := _float(event.get("best_val_accuracy"))) is not None:
+                state.best_val_accuracy = best
+            state.test_accuracy = _float(event.get("test_accuracy"))
+
+    def _show_progress(self, state: RunState) -> None:
+        bar = self.query_one("#train-progress", ProgressBar)
+        total = state.epochs * state.steps
+        if total:
+            done = (max(state.epoch, 1) - 1) * state.steps + state.step
+            bar.update(total=total, progress=total if state.status == "done" else done)
+        self.query_one("#run-title", Label).update(f"run {state.run_id} · {state.status}")
+        if state.status == "running":
+            speed = f"{state.images_per_sec:,.0f} img/s" if state.images_per_sec else "– img/s"
+            text = (f"epoch {state.epoch}/{state.epochs} · step {state.step}/{state.steps} · "
+                    f"ETA {format_duration(state.eta_s)} · {speed}")
+            if state.last_val_accuracy is not None:
+                text += f" · val acc {state.last_val_accuracy:.2%}"
+        else:
+            text = state.describe()
+        self.query_one("#train-progress-text", Static).update(text)
+
+    # -- the runs list ------------------------------------------------------------------------
+
+    def show_runs(self, summaries: list[runs.RunSummary]) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        table.clear()
+        for s in summaries:
+            table.add_row(
+                s.run_id,
+                s.status,
+                s.preset,
+                f"{s.epoch}/{s.epochs}" if s.epochs else "–",
+                f"{s.best_val_accuracy:.2%}" if s.best_val_accuracy is not None else "–",
+                f"{s.test_accuracy:.2%}" if s.test_accuracy is not None else "–",
+                key=str(s.path),
+            )
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
