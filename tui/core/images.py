@@ -1,0 +1,226 @@
+"""Safe image reading: find image files, decode them with Pillow, and turn any pixel mode into grayscale.
+
+Every failure is an :class:`ImageError` with one line saying what is wrong and what to do; raw
+Pillow or OS errors never escape.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tui.core.errors import ImageError
+
+IMAGE_SUFFIXES = (
+    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
+    ".pbm", ".pgm", ".ppm", ".pnm",
+)
+# Only the decoders we need (phone JPEGs that are really MPO come through "JPEG"): Pillow's rarer
+# plugins stay unreachable (EPS runs Ghostscript, for one).
+PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "WEBP", "TIFF", "PPM")
+MAX_PIXELS = 40_000_000
+_SUFFIX_LIST = ", ".join(IMAGE_SUFFIXES[:4]) + ", ..."
+_CONVERT_HINT = "convert it to PNG or JPEG"
+_SIGNATURES = (
+    (b"%PDF", "a PDF document"),
+    (b"8BPS", "a Photoshop (PSD) file"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"),
+    (b"PK\x03\x04", "a zip archive"),
+)
+_IMAGE_MAGIC = (
+    (b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+)
+
+
+def collect_images(paths: list[str | Path]) -> list[tuple[Path, ImageError | None]]:
+    """Expand files and folders into image paths, each paired with the error that rules it out (or None)."""
+    found: list[tuple[Path, ImageError | None]] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            try:
+                entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+            except OSError as exc:
+                found.append((path, ImageError(f"cannot list folder {path} ({_reason(exc)})")))
+                continue
+            images = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+            if images:
+                found.extend((p, None) for p in images)
+            else:
+                found.append((path, ImageError(f"folder {path} contains no images ({_SUFFIX_LIST})")))
+        elif path.exists():
+            found.append((path, None))
+        else:
+            found.append((path, ImageError(f"{path} does not exist; check the path")))
+    return found
+
+
+def open_image(path: str | os.PathLike) -> Image.Image:
+    """Fully decode one image file: EXIF orientation applied, first frame of an animation."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its two bomb limits; a warning is as much a refusal as the error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=PILLOW_FORMATS) as img:
+                width, height = img.size
+                if width <= 0 or height <= 0:
+                    raise ImageError(f"{path} has no pixels ({width}x{height}); use a real image")
+                if width * height > MAX_PIXELS:
+                    raise ImageError(_too_large(path, width, height))
+                img.seek(0)
+                img.load()
+                try:
+                    return ImageOps.exif_transpose(img) or img.copy()
+                except Exception:  # a damaged EXIF block should not cost the user the picture
+                    return img.copy()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path} claims too many pixels (a decompression bomb?); refused, use an image under {MAX_PIXELS // 1_000_000} megapixels") from None
+    except UnidentifiedImageError:
+        raise ImageError(_unidentified(path)) from None
+    except PermissionError:
+        raise ImageError(f"cannot read {path}: permission denied; check the file's permissions") from None
+    except MemoryError:
+        raise ImageError(f"{path} is too large to decode in memory; use a smaller image") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        # Pillow reports damaged data with any of these, e.g. "image file is truncated".
+        raise ImageError(f"{path} is truncated or damaged ({_reason(exc)}); re-save or re-export the image") from None
+
+
+def to_grayscale(img: Image.Image) -> np.ndarray:
+    """Any Pillow image as float32 (H, W) in [0, 1], 0 black and 1 white; transparency composited on white."""
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode in ("PA", "La", "RGBa"):
+        img = img.convert("RGBA")
+    elif mode == "1":
+        img = img.convert("L")
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        return _scale_integer(np.asarray(img.convert("I") if mode != "I" else img, dtype=np.float64))
+    if mode == "F":
+        return _scale_float(np.asarray(img, dtype=np.float64))
+    if mode == "L":
+        return np.asarray(img, dtype=np.float32) / 255.0
+    if mode in ("LA", "RGBA"):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float32) / 255.0
+        luma = _luma(rgba[..., :3])
+        alpha = rgba[..., 3]
+        gray = luma * alpha + (1.0 - alpha)
+        if np.ptp(gray) < 0.05 and np.ptp(alpha) > 0.25:
+            # Light strokes on a transparent background vanish on white: the alpha channel is the drawing.
+            gray = 1.0 - alpha
+        return gray.astype(np.float32)
+    try:
+        rgb = img.convert("RGB")
+    except (ValueError, OSError):
+        raise ImageError(f"pixel mode {mode} is not supported; {_CONVERT_HINT}") from None
+    return _luma(np.asarray(rgb, dtype=np.float32) / 255.0).astype(np.float32)
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    # ITU-R 601-2, the weights Pillow's own convert("L") uses.
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def _scale_integer(a: np.ndarray) -> np.ndarray:
+    """Scale integer pixels by the range they actually use: 8, 12 or 16 bits, else their min..max."""
+    lo, hi = float(a.min()), float(a.max())
+    if lo >= 0:
+        for top in (255.0, 4095.0, 65535.0):
+            if hi <= top:
+                return (a / top).astype(np.float32)
+    return _stretch(a, lo, hi)
+
+
+def _scale_float(a: np.ndarray) -> np.ndarray:
+    a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(a.min()), float(a.max())
+    if lo >= 0 and hi <= 1:
+        return a.astype(np.float32)
+    if lo >= 0 and hi <= 255:
+        return (a / 255.0).astype(np.float32)
+    return _stretch(a, lo, hi)
+
+
+def _stretch(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if hi <= lo:
+        return np.zeros(a.shape, dtype=np.float32)
+    return ((a - lo) / (hi - lo)).astype(np.float32)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is plainly not a readable file before Pillow sees it, with the reason why."""
+    try:
+        if not path.exists():
+            raise ImageError(f"{path} does not exist; check the path")
+        if path.is_dir():
+            raise ImageError(f"{path} is a folder; give an image file, or pass the folder to read every image in it")
+        if not path.is_file():
+            raise ImageError(f"{path} is not a regular file; give an image file")
+        if path.stat().st_size == 0:
+            raise ImageError(f"{path} is empty (0 bytes); re-save or re-export the image")
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise ImageError(f"cannot read {path}: permission denied; check the file's permissions") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read {path} ({_reason(exc)})") from None
+
+
+def _unidentified(path: Path) -> str:
+    """Why Pillow could not identify a file, as far as its first bytes tell."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        head = b""
+    suffix = path.suffix.lower()
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1") or suffix in (".heic", ".heif"):
+        return f"{path} is a HEIC/HEIF photo, which is not supported; {_CONVERT_HINT}"
+    if head[4:12] in (b"ftypavif", b"ftypavis") or suffix == ".avif":
+        return f"{path} is an AVIF image, which is not supported; {_CONVERT_HINT}"
+    for magic, what in _SIGNATURES:
+        if head.startswith(magic):
+            return f"{path} is {what}, not a supported image; {_CONVERT_HINT}"
+    for magic, kind in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return f"{path} starts like a {kind} image but is damaged; re-save or re-export the image"
+    text = head.lstrip()
+    if text.startswith((b"<svg", b"<?xml")) and b"<svg" in head:
+        return f"{path} is an SVG drawing, which is not supported; export it as PNG"
+    if head and _looks_like_text(head):
+        return f"{path} contains text, not an image; give a .png or .jpg image"
+    return f"{path} is not an image in a supported format ({_SUFFIX_LIST}); {_CONVERT_HINT}"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    try:
+        decoded = head.decode("utf-8")
+    except UnicodeDecodeError:
+        # A multi-byte character cut at the end of the sample is still text.
+        try:
+            decoded = head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return all(ch.isprintable() or ch in "\r\n\t\f" for ch in decoded)
+
+
+def _too_large(path: Path, width: int, height: int) -> str:
+    megapixels = width * height / 1e6
+    return (f"{path} is too large ({width}x{height}, {megapixels:.0f} megapixels); "
+            f"refused above {MAX_PIXELS // 1_000_000} megapixels, shrink the image first")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
