@@ -18,7 +18,6 @@ from tui.core.config import preset_config
 from tui.core.errors import RunError
 from tui.core.modelfile import DEFAULT_MODEL
 
-PID_FILE = "pid"
 PROCESS_LOG = "output.log"
 
 
@@ -48,7 +47,7 @@ def start_training(preset: str = "default", overrides: dict[str, Any] | None = N
             )
         except OSError as exc:
             raise RunError(f"could not start the training process: {exc.strerror or exc}") from None
-    (run_dir / PID_FILE).write_text(str(proc.pid), encoding="ascii")
+    (run_dir / runs.PID_FILE).write_text(str(proc.pid), encoding="ascii")
     return run_dir
 
 
@@ -57,7 +56,7 @@ def run_pid(run_dir: Path) -> int | None:
     if summary.pid:
         return int(summary.pid)
     try:
-        return int((Path(run_dir) / PID_FILE).read_text(encoding="ascii").strip())
+        return int((Path(run_dir) / runs.PID_FILE).read_text(encoding="ascii").strip())
     except (OSError, ValueError):
         return None
 

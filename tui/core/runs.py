@@ -34,6 +34,7 @@ LOG = "train.log"
 BEST_CHECKPOINT = "best.h5"
 LAST_CHECKPOINT = "last.h5"
 FINAL_MODEL = "model.h5"
+PID_FILE = "pid"  # the training process, written before TensorFlow loads
 
 
 def runs_dir() -> Path:
@@ -284,7 +285,7 @@ def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunS
                 s.test_accuracy = float(ev["test_accuracy"])
     if s.status == "new":
         try:
-            launcher_pid = int((run_dir / "pid").read_text(encoding="ascii").strip())
+            launcher_pid = int((run_dir / PID_FILE).read_text(encoding="ascii").strip())
         except (OSError, ValueError):
             launcher_pid = None
         if launcher_pid is not None:

@@ -260,6 +260,7 @@ def run_training(
         run_dir.mkdir(parents=True, exist_ok=True)
         if not (run_dir / runs.CONFIG).exists():
             runs.write_json_atomic(run_dir / runs.CONFIG, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
+    (run_dir / runs.PID_FILE).write_text(str(os.getpid()), encoding="ascii")
     writer = runs.EventWriter(run_dir)
     log_fh = open(run_dir / runs.LOG, "a", encoding="utf-8")
 

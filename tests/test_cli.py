@@ -1,0 +1,147 @@
+"""Every CLI command end to end in a subprocess, on real data, real models and real image files."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+from conftest import ROOT, run_cli
+
+
+def _save_digits(mnist, folder, indices):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in indices:
+        label = int(mnist.y_test[i])
+        # Dark ink on light paper, as users draw: the preprocessing must invert it.
+        img = Image.fromarray(255 - mnist.x_test[i]).resize((84, 84), Image.Resampling.BICUBIC)
+        path = folder / f"{label}_test_{i}.png"
+        img.save(path)
+        paths.append((path, label))
+    return paths
+
+
+def test_train_command_records_a_run_and_writes_the_model(cli_env, tmp_path):
+    out = tmp_path / "m.h5"
+    proc = run_cli("train", "--preset", "classic", "--epochs", "1", "--subset", "3000", "--output", str(out),
+                   env=cli_env, check_rc=0)
+    assert "epoch 1/1" in proc.stdout and "done in" in proc.stdout and "test accuracy" in proc.stdout
+    assert "\r" not in proc.stdout, "plain lines when stdout is not a terminal"
+    assert out.exists()
+    listing = run_cli("runs", env=cli_env, check_rc=0).stdout
+    assert "done" in listing and "classic" in listing and "1/1" in listing
+    rows = [json.loads(line) for line in run_cli("runs", "--json", env=cli_env, check_rc=0).stdout.splitlines()]
+    assert rows[0]["status"] == "done" and rows[0]["progress"] == 1.0 and rows[0]["best_val_accuracy"] > 0.5
+    watched = run_cli("watch", "latest", env=cli_env, check_rc=0, timeout=60).stdout
+    assert "epoch 1/1" in watched and "done in" in watched
+
+
+def test_watch_follows_a_live_run_from_another_process(cli_env, tmp_path):
+    train = subprocess.Popen([sys.executable, "-m", "tui", "train", "--preset", "classic", "--epochs", "2",
+                              "--subset", "6000", "--output", str(tmp_path / "w.h5"), "--no-test"],
+                             env=cli_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs_dir = tmp_path / "runs"
+    deadline = time.monotonic() + 60
+    while not list(runs_dir.glob("*/events.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    watched = run_cli("watch", env=cli_env, timeout=120)
+    train.wait(timeout=120)
+    assert watched.returncode == 0, watched.stderr
+    assert "epoch 1/2" in watched.stdout and "epoch 2/2" in watched.stdout and "done in" in watched.stdout
+
+
+def test_tty_progress_bar(cli_env, tmp_path):
+    """In a terminal, training shows a live bar with epoch, step, loss, accuracy and ETA."""
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the CLI with a terminal as stdout
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "tui", "train", "--preset", "classic", "--epochs", "1",
+                                   "--subset", "6000", "--output", str(tmp_path / "t.h5"), "--no-test"], cli_env)
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "\r" in text and "epoch 1/1 [" in text and "loss" in text and "ETA" in text and "img/s" in text
+
+
+def test_evaluate_json_and_text(cli_env, trained_model):
+    proc = run_cli("evaluate", "--model", str(trained_model), "--json", env=cli_env, check_rc=0)
+    report = json.loads(proc.stdout)
+    assert {"accuracy", "loss", "per_class", "confusion"} <= set(report)
+    assert report["accuracy"] > 0.9 and report["n"] == 10000
+    assert np.array(report["confusion"]).sum() == 10000 and len(report["per_class"]) == 10
+    text = run_cli("evaluate", "--model", str(trained_model), "--worst", "2", env=cli_env, check_rc=0).stdout
+    assert "accuracy" in text and "confusion matrix" in text and "most confident mistakes" in text
+    assert "precision" in text and "recall" in text
+
+
+def test_predict_files_and_folders(cli_env, trained_model, mnist, tmp_path):
+    digits = _save_digits(mnist, tmp_path / "imgs", [0, 1, 2, 3, 4])
+    proc = run_cli("predict", str(tmp_path / "imgs"), "--model", str(trained_model), "--json", env=cli_env, check_rc=0)
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 5
+    for row in rows:
+        assert {"path", "digit", "confidence", "probabilities"} <= set(row)
+        assert len(row["probabilities"]) == 10 and abs(sum(row["probabilities"]) - 1) < 1e-3
+    truth = {str(p): label for p, label in digits}
+    assert sum(truth[r["path"]] == r["digit"] for r in rows) >= 4
+    text = run_cli("predict", str(digits[0][0]), "--model", str(trained_model), env=cli_env, check_rc=0).stdout
+    assert f"predicted {digits[0][1]}" in text
+    assert any(ch in text for ch in "@#%*")  # the ASCII rendering of the input
+
+
+def test_predict_reports_bad_files_and_goes_on(cli_env, trained_model, mnist, tmp_path):
+    (good,) = _save_digits(mnist, tmp_path, [7])
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    proc = run_cli("predict", str(bad), str(good[0]), str(tmp_path / "missing.png"), "--model", str(trained_model),
+                   "--json", env=cli_env)
+    assert proc.returncode == 1
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [("error" in r) for r in rows] == [True, False, True]
+    assert rows[1]["digit"] is not None
+    assert "Traceback" not in proc.stderr
+
+
+def test_models_lists_metadata(cli_env, trained_model, tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "mine.h5").write_bytes(trained_model.read_bytes())
+    proc = run_cli("models", env=cli_env, cwd=tmp_path, check_rc=0)
+    assert "mine.h5" in proc.stdout and "classic" in proc.stdout
+
+
+def test_bad_inputs_get_one_line_errors(cli_env, tmp_path):
+    bad_model = tmp_path / "bad.h5"
+    bad_model.write_text("x")
+    cases = [
+        ("predict", "x.png", "--model", str(bad_model)),
+        ("evaluate", "--model", str(tmp_path / "none.h5")),
+        ("train", "--data", str(tmp_path / "none.npz"), "--epochs", "1"),
+        ("watch", "no-such-run"),
+        ("train", "--preset", "turbo"),
+    ]
+    for args in cases:
+        proc = run_cli(*args, env=cli_env)
+        assert proc.returncode != 0, args
+        assert "Traceback" not in proc.stderr, args
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert lines and lines[-1].startswith("digitrec"), (args, proc.stderr)
+
+
+def test_python_dash_m_and_version():
+    proc = subprocess.run([sys.executable, "-m", "tui", "--version"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.startswith("digitrec ")
