@@ -86,9 +86,9 @@ class EvaluatePanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="panel-buttons"):
             yield Button("Evaluate ^r", id="run-evaluation", variant="primary",
-                         tooltip="evaluate the active model on the test set (ctrl+r)")
+                         tooltip="evaluate the active model on the test set (ctrl+r)", compact=True)
             yield Label("not evaluated yet", id="eval-status")
-        yield ProgressBar(id="eval-progress", show_eta=True)
+        yield ProgressBar(total=100, id="eval-progress", show_eta=True)
         yield Static("", id="eval-summary")
         yield Label("Per class", classes="section-title")
         yield DataTable(id="per-class", cursor_type="row", zebra_stripes=True)

@@ -41,7 +41,7 @@ def _same(a: Path, b: Path) -> bool:
 class ModelsPanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="panel-buttons"):
-            yield Button("Refresh", id="refresh-models", tooltip="read models/ again")
+            yield Button("Refresh", id="refresh-models", tooltip="read models/ again", compact=True)
             yield Label("enter: use the highlighted model", id="models-title")
         yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
 

@@ -53,7 +53,7 @@ class SamplesPanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="panel-buttons"):
             yield Button("Predict all (a)", id="predict-all", variant="primary",
-                         tooltip="predict every image in the folder")
+                         tooltip="predict every image in the folder", compact=True)
             yield Label(f"{self.folder}/ · enter: predict", id="samples-title")
         with Horizontal(id="samples-top"):
             if self.folder.is_dir():

@@ -28,11 +28,11 @@ from tui.core.presets import DEFAULT_PRESET, PRESETS
 POLL_SECONDS = 0.25  # how often the events file is read; also caps plot redraws at 4 a second
 START_GRACE_SECONDS = 120  # a launched run with no events and no process after this is lost
 
-FIELDS = (  # input id, command key, placeholder source
-    ("epochs", "epochs", "epochs"),
-    ("batch_size", "batch_size", "batch_size"),
-    ("lr", "lr", "learning_rate"),
-    ("subset", "subset", "train_subset"),
+FIELDS = (  # input id, command key, config field (its preset value is the placeholder), label
+    ("epochs", "epochs", "epochs", "epochs"),
+    ("batch_size", "batch_size", "batch_size", "batch"),
+    ("lr", "lr", "learning_rate", "lr"),
+    ("subset", "subset", "train_subset", "subset"),
 )
 
 
@@ -113,15 +113,18 @@ class TrainPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-form"):
             yield Select([(name, name) for name in PRESETS], value=DEFAULT_PRESET, allow_blank=False,
-                         id="preset", tooltip="training preset")
-            for input_id, _, _ in FIELDS:
+                         id="preset", tooltip="training preset", compact=True)
+            for input_id, _, _, _ in FIELDS:
                 kind = "number" if input_id == "lr" else "integer"
-                yield Input(id=input_id, type=kind, classes="train-field", tooltip=input_id.replace("_", " "))
+                yield Input(id=input_id, type=kind, classes="train-field",
+                            tooltip=input_id.replace("_", " "), compact=True)
         with Horizontal(id="train-buttons"):
-            yield Button("Start ^t", id="start-training", variant="success", tooltip="start training (ctrl+t)")
-            yield Button("Stop ^s", id="stop-training", variant="error", tooltip="stop the run (ctrl+s)")
+            yield Button("Start ^t", id="start-training", variant="success", tooltip="start training (ctrl+t)",
+                         compact=True)
+            yield Button("Stop ^s", id="stop-training", variant="error", tooltip="stop the run (ctrl+s)",
+                         compact=True)
             yield Label("no run followed; start one or `attach` to one", id="run-title")
-        yield ProgressBar(id="train-progress", show_eta=False)
+        yield ProgressBar(total=100, id="train-progress", show_eta=False)
         yield Static("", id="train-progress-text")
         with Horizontal(id="plots"):
             yield MetricPlot("loss", id="loss-plot")
@@ -144,17 +147,15 @@ class TrainPanel(VerticalScroll):
 
     def _apply_preset_placeholders(self, preset: str) -> None:
         cfg = preset_config(preset).to_dict()
-        for input_id, _, source in FIELDS:
+        for input_id, _, source, label in FIELDS:
             value = cfg.get(source)
-            self.query_one(f"#{input_id}", Input).placeholder = (
-                f"{input_id}: {value if value is not None else 'all'}"
-            )
+            self.query_one(f"#{input_id}", Input).placeholder = f"{label} {value if value is not None else 'all'}"
 
     def command_text(self) -> str:
         """The `train` command the form describes (blank fields keep the preset's values)."""
         preset = self.query_one("#preset", Select).value
         parts = ["train", f"preset={preset if isinstance(preset, str) else DEFAULT_PRESET}"]
-        for input_id, key, _ in FIELDS:
+        for input_id, key, _, _ in FIELDS:
             value = self.query_one(f"#{input_id}", Input).value.strip()
             if value:
                 parts.append(f"{key}={value}")
