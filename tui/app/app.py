@@ -252,7 +252,7 @@ class DigitrecApp(App[int]):
         self.conversation.clear_turns()
 
     def _cmd_quit(self, command: Command, turn: Turn) -> None:
-        self.run_action("quit")
+        self.call_later(self.action_quit)
 
     def _cmd_render(self, command: Command, turn: Turn) -> None:
         mode = command.args[0] if command.args else ("blocks" if self.render_mode == "ascii" else "ascii")
@@ -584,17 +584,19 @@ class DigitrecApp(App[int]):
 
     def action_show_panel(self, panel: str, focus: bool = True) -> None:
         self.panel_shown = True
+        # Move focus out of the old pane first: a focused widget in a pane re-activates that pane.
+        self.prompt.focus()
         self.query_one("#panels", TabbedContent).active = panel
         if focus:
-            target = {
+            targets = {
                 "train": "#preset",
                 "evaluate": "#mistakes",
-                "samples": "#sample-tree",
+                "samples": "#sample-tree, #predict-all",
                 "models": "#models-table",
             }[panel]
-            widgets = self.query(target)
+            widgets = self.query(targets)
             if widgets:
-                widgets.first().focus()
+                self.call_after_refresh(widgets.first().focus)
 
     def action_toggle_panel(self) -> None:
         self.panel_shown = not self.panel_shown

@@ -1,0 +1,416 @@
+"""The app driven like a user would, with scripted training runs (events written by the test), so
+no TensorFlow is needed here. Engine-backed flows are in test_app_engine.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, ProgressBar, Static, TabbedContent
+
+from tui.app.app import DigitrecApp
+from tui.app.screens.confirm import AttachScreen, QuitScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.widgets.plots import MetricPlot, downsample
+from tui.core import runs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """An empty project folder with runs kept in it; the app starts without TensorFlow."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGITREC_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("DIGITREC_MODEL", raising=False)
+    return tmp_path
+
+
+def make_app(**kwargs) -> DigitrecApp:
+    kwargs.setdefault("preload", False)
+    kwargs.setdefault("offer_attach", False)
+    return DigitrecApp(**kwargs)
+
+
+class ScriptedRun:
+    """A run folder whose events the test writes, as the training process would."""
+
+    def __init__(self, base: Path, name: str = "20250101-000000-fast-abcd", pid: int | None = None):
+        self.path = base / name
+        self.path.mkdir(parents=True)
+        (self.path / runs.CONFIG).write_text(json.dumps({"train": {"preset": "fast"}}))
+        self.pid = os.getpid() if pid is None else pid
+
+    def emit(self, type_: str, **data) -> None:
+        with open(self.path / runs.EVENTS, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"type": type_, "time": time.time(), **data}) + "\n")
+
+    def start(self, epochs: int = 2, steps: int = 10) -> None:
+        self.emit("start", run_id=self.path.name, pid=self.pid, config={}, output="models/x.h5", epochs=epochs,
+                  steps_per_epoch=steps, train_size=steps * 32, val_size=100, initial_epoch=0)
+
+    def batches(self, epoch: int, steps: range, total: int = 10) -> None:
+        for step in steps:
+            self.emit("batch", epoch=epoch, step=step, steps=total, loss=1.0 / (step + epoch * total),
+                      accuracy=min(0.99, 0.5 + step / 40 + epoch / 10), images_per_sec=1234.0, eta_s=42.0)
+
+    def epoch(self, epoch: int, epochs: int = 2, val_accuracy: float = 0.9) -> None:
+        self.emit("epoch", epoch=epoch, epochs=epochs, loss=0.3, accuracy=0.9, val_loss=0.25,
+                  val_accuracy=val_accuracy, learning_rate=1e-3, seconds=3.0)
+
+
+async def type_command(pilot, text: str) -> None:
+    app = pilot.app
+    app.prompt.focus()
+    app.prompt.value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def settle(pilot, until, timeout: float = 5.0) -> None:
+    """Let the app run until ``until()`` holds (worker threads answer asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            raise AssertionError("the app did not reach the expected state in time")
+        await pilot.pause(0.05)
+
+
+def last_text(app: DigitrecApp) -> str:
+    return app.conversation.last_turn.text
+
+
+def static_text(app: DigitrecApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+# -- first screen -----------------------------------------------------------------------------
+
+
+def test_importing_the_app_imports_neither_tensorflow_nor_keras():
+    code = "import sys, tui.app.app; print(sorted(m for m in ('tensorflow', 'keras', 'h5py') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_engine_never_imports_textual():
+    code = ("import sys, tui.core.runs, tui.core.launch, tui.core.render, tui.core.inference, tui.core.evaluate;"
+            "print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"
+
+
+async def test_first_screen_welcomes_and_focuses_the_prompt(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.focused is app.prompt
+        assert "Welcome to digitrec" in last_text(app)
+        assert "digits_recognizer" not in app.status_bar.model
+        assert "digit_recognizer.h5" in app.status_bar.model
+
+
+async def test_without_a_model_the_status_says_how_to_get_one(workdir):
+    app = make_app(preload=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: "no model" in app.status_bar.model, timeout=60)
+        await type_command(pilot, "predict x.png")
+        await settle(pilot, lambda: "no model at" in last_text(app))
+        assert app.conversation.last_turn.has_class("-error")
+
+
+# -- typing commands --------------------------------------------------------------------------
+
+
+async def test_help_command_lists_commands_and_opens_the_help_screen_with_f1(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_command(pilot, "help")
+        text = last_text(app)
+        for name in ("train", "evaluate", "predict PATH", "use PATH", "attach [RUN]", "quit"):
+            assert name in text
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_mistyped_commands_answer_in_plain_words(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_command(pilot, "trian fast")
+        assert "did you mean `train`" in last_text(app)
+        await type_command(pilot, "train epochs=0")
+        assert "epochs must be at least 1" in last_text(app)
+        assert app.conversation.last_turn.has_class("-error")
+        await type_command(pilot, "use missing.h5")
+        await settle(pilot, lambda: "missing.h5" in last_text(app) and "does not exist" in last_text(app)
+                     or "no model at missing.h5" in last_text(app))
+
+
+async def test_history_and_tab_completion(workdir):
+    (workdir / "sample_images").mkdir()
+    (workdir / "sample_images" / "seven.png").write_bytes(b"")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_command(pilot, "help train")
+        await type_command(pilot, "runs")
+        await pilot.press("up")
+        assert app.prompt.value == "runs"
+        await pilot.press("up")
+        assert app.prompt.value == "help train"
+        await pilot.press("down", "down")
+        assert app.prompt.value == ""
+        await pilot.press(*"pre")
+        await settle(pilot, lambda: app.prompt._suggestion == "predict")
+        await pilot.press("tab")
+        assert app.prompt.value == "predict"
+        await pilot.press("space", *"sam")
+        await settle(pilot, lambda: app.prompt._suggestion == "predict sample_images/")
+        await pilot.press("tab")
+        await settle(pilot, lambda: app.prompt._suggestion == "predict sample_images/seven.png")
+        await pilot.press("tab")
+        assert app.prompt.value == "predict sample_images/seven.png"
+        assert app.focused is app.prompt
+
+
+async def test_clear_empties_the_log(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_command(pilot, "help")
+        await type_command(pilot, "clear")
+        await pilot.pause()
+        assert app.conversation.turns == []
+
+
+async def test_render_toggles_between_ascii_and_blocks(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+g")
+        assert app.render_mode == "blocks"
+        assert "half blocks" in last_text(app)
+        await type_command(pilot, "render ascii")
+        assert app.render_mode == "ascii"
+
+
+# -- panels and keys -----------------------------------------------------------------------------
+
+
+async def test_function_keys_switch_panels_and_escape_returns_to_the_prompt(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        tabs = app.query_one("#panels", TabbedContent)
+        for key, panel in (("f3", "evaluate"), ("f4", "samples"), ("f5", "models"), ("f2", "train")):
+            await pilot.press(key)
+            assert tabs.active == panel
+        await pilot.press("escape")
+        assert app.focused is app.prompt
+        await pilot.press("f6")
+        assert app.screen.has_class("-panel-hidden")
+        await pilot.press("f3")
+        assert not app.screen.has_class("-panel-hidden")
+
+
+async def test_every_action_is_in_the_command_palette(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)):
+        titles = " | ".join(c.title for c in app.get_system_commands(app.screen))
+        for needed in ("Start training", "Stop training", "Evaluate", "Predict all sample images", "List models",
+                       "Attach", "Help", "Show the Samples panel", "Toggle ASCII"):
+            assert needed in titles
+
+
+async def test_train_form_builds_the_train_command(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.train_panel
+        panel.query_one("#epochs").value = "2"
+        panel.query_one("#lr").value = "0.01"
+        assert panel.command_text() == "train preset=default epochs=2 lr=0.01"
+        panel.query_one("#epochs").value = "0"
+        await pilot.press("ctrl+t")  # the form goes through the same parser as typed text
+        assert "epochs must be at least 1" in last_text(app)
+
+
+async def test_stop_without_a_run_says_so(workdir):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+s")
+        assert "no run is training" in last_text(app)
+
+
+# -- following a run (scripted events) ---------------------------------------------------------
+
+
+async def test_attach_follows_progress_plots_and_the_finish(workdir):
+    run = ScriptedRun(workdir / "runs")
+    run.start(epochs=2, steps=10)
+    run.batches(1, range(1, 6))
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await type_command(pilot, "attach")
+        await settle(pilot, lambda: app.train_panel.state is not None and app.train_panel.state.step == 5)
+        assert f"following run {run.path.name}" in last_text(app)
+        assert app.query_one("#panels", TabbedContent).active == "train"
+        text = static_text(app, "#train-progress-text")
+        assert "epoch 1/2" in text and "step 5/10" in text and "ETA 0:42" in text and "1,234 img/s" in text
+        bar = app.query_one("#train-progress", ProgressBar)
+        assert (bar.total, bar.progress) == (20, 5)
+        loss = app.query_one("#loss-plot", MetricPlot)
+        assert len(loss.train) == 5
+
+        run.batches(1, range(6, 11))
+        run.epoch(1, val_accuracy=0.91)
+        await settle(pilot, lambda: len(app.query_one("#accuracy-plot", MetricPlot).val) == 1)
+        assert "val acc 91.00%" in static_text(app, "#train-progress-text")
+        assert "epoch 1/2" in app.status_bar.run
+
+        run.batches(2, range(1, 11))
+        run.epoch(2, val_accuracy=0.95)
+        run.emit("done", model="models/x.h5", best_val_accuracy=0.95, seconds=65.0, test_accuracy=0.948)
+        await settle(pilot, lambda: "finished" in last_text(app))
+        text = last_text(app)
+        assert "best val accuracy 95.00%" in text and "test accuracy 94.80%" in text and "1:05" in text
+        assert not app.train_panel.is_running
+        assert bar.progress == bar.total
+        await settle(pilot, lambda: app.query_one("#runs-table", DataTable).row_count == 1)
+
+
+async def test_a_run_that_vanishes_is_reported_as_lost(workdir):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    run = ScriptedRun(workdir / "runs", pid=int(dead.stdout))
+    run.start()
+    run.batches(1, range(1, 3))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.train_panel.follow(run.path)
+        await settle(pilot, lambda: "was lost" in last_text(app))
+        assert app.conversation.last_turn.has_class("-error")
+
+
+async def test_runs_lists_runs_and_enter_attaches(workdir):
+    run = ScriptedRun(workdir / "runs")
+    run.start()
+    run.emit("cancelled", reason="stopped", checkpoint=None)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_command(pilot, "runs")
+        await settle(pilot, lambda: run.path.name in last_text(app))
+        assert "cancelled" in last_text(app)
+        table = app.query_one("#runs-table", DataTable)
+        await settle(pilot, lambda: table.row_count == 1)
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.train_panel.state is not None and app.train_panel.state.status == "cancelled")
+
+
+STOPPABLE = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    path = sys.argv[1]
+    def emit(type_, **data):
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"type": type_, "time": time.time(), **data}) + "\\n")
+    def stop(*_):
+        emit("cancelled", reason="stopped by request", checkpoint=None)
+        sys.exit(0)
+    signal.signal(signal.SIGTERM, stop)
+    emit("start", pid=os.getpid(), epochs=1, steps_per_epoch=1000)
+    for step in range(1, 1000):
+        emit("batch", epoch=1, step=step, steps=1000, loss=1.0, accuracy=0.5, images_per_sec=100.0, eta_s=100.0)
+        time.sleep(0.05)
+    """
+)
+
+
+async def test_stop_key_stops_the_followed_run(workdir):
+    run = ScriptedRun(workdir / "runs")
+    proc = subprocess.Popen([sys.executable, "-c", STOPPABLE, str(run.path / runs.EVENTS)])
+    try:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await type_command(pilot, f"attach {run.path}")
+            await settle(pilot, lambda: app.train_panel.state is not None and app.train_panel.state.step > 1)
+            await pilot.press("ctrl+s")
+            await settle(pilot, lambda: "stopped at epoch" in last_text(app), timeout=10)
+            assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+async def test_quitting_during_a_run_asks_and_can_leave_it_running(workdir):
+    run = ScriptedRun(workdir / "runs")
+    run.start()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.train_panel.follow(run.path)
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, QuitScreen)
+        await type_command(pilot, "quit")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("l")
+        await pilot.pause()
+    assert app.return_value == 0
+    assert runs.summarise(run.path).status == "running"  # left alone
+
+
+async def test_start_offers_to_attach_to_a_run_in_progress(workdir):
+    run = ScriptedRun(workdir / "runs")
+    run.start(epochs=3, steps=10)
+    run.batches(1, range(1, 4))
+    app = make_app(offer_attach=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, AttachScreen))
+        await pilot.press("y")
+        await settle(pilot, lambda: app.train_panel.state is not None and app.train_panel.state.step == 3)
+        assert run.path.name in last_text(app)
+
+
+def test_downsample_keeps_at_most_one_point_per_column():
+    points = [(i / 1000, float(i)) for i in range(1000)]
+    out = downsample(points, 50)
+    assert len(out) <= 50
+    assert out[0][1] < out[-1][1]
+    assert downsample(points[:10], 50) == points[:10]
+    assert downsample([], 10) == []
+    assert downsample([(1.0, 2.0), (1.0, 4.0), (1.0, 6.0)], 2) == [(1.0, 4.0)]
+
+
+# -- sizes --------------------------------------------------------------------------------------
+
+
+async def test_at_80x24_the_panel_stacks_below_the_log(workdir):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.has_class("-narrow")
+        log, panels = app.conversation.region, app.query_one("#panels").region
+        assert panels.y >= log.bottom and log.height >= 3 and panels.width == 80
+        await type_command(pilot, "help")
+        assert "train" in last_text(app)
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause()
+        assert app.screen.has_class("-wide")
+        log, panels = app.conversation.region, app.query_one("#panels").region
+        assert panels.x >= log.right
+
+
+async def test_a_tiny_terminal_shows_a_notice(workdir):
+    app = make_app()
+    async with app.run_test(size=(50, 15)) as pilot:
+        await pilot.pause()
+        notice = app.query_one("#too-small", Static)
+        assert notice.display and "too small" in str(notice.render())
+        assert not app.query_one("#main").display
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert app.query_one("#main").display
