@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, style in enumerate(styles, start=1):
             # A different test digit per style, so the folder shows several hands.
             src = mnist.x_test[pool[k]]
-            img = faithful(lambda: render_user_style(src, style, rng, size=SIZES[style]), src)
+            img = faithful(src, style, rng)
             suffix = ".jpg" if style == "photo" else ".png"
             written.append(save(img, out / f"{digit}_{style}_01{suffix}"))
     for name, number in NUMBERS.items():
@@ -67,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def faithful(render, source: np.ndarray, tries: int = 5) -> Image.Image:
-    """The first rendering (of a few tries) that still reads as its source digit after a JPEG round trip."""
+def faithful(source: np.ndarray, style: str, rng: np.random.Generator, tries: int = 5) -> Image.Image:
+    """The first rendering (of a few tries) that preprocessing still brings back to its source digit."""
     best, best_score = None, -1.0
     for _ in range(tries):
-        img = render()
+        img = render_user_style(source, style, rng, size=SIZES[style])
         score = shape_match(preprocess_image(reload(img)), source / 255.0)
         if score >= MIN_MATCH:
             return img

@@ -10,7 +10,6 @@ from PIL import Image
 
 from tui.core.data import load_mnist
 from tui.core.errors import ImageError
-from tui.core.images import to_grayscale
 from tui.core.preprocess import (
     PREVIEW_SIDE,
     connected_components,

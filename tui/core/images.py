@@ -83,7 +83,10 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path} claims too many pixels (a decompression bomb?); refused, use an image under {MAX_PIXELS // 1_000_000} megapixels") from None
+        raise ImageError(
+            f"{path} claims too many pixels (a decompression bomb?); refused, use an image under "
+            f"{MAX_PIXELS // 1_000_000} megapixels"
+        ) from None
     except UnidentifiedImageError:
         raise ImageError(_unidentified(path)) from None
     except PermissionError:

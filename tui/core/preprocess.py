@@ -85,7 +85,9 @@ def find_ink(gray: np.ndarray) -> InkMap:
     lookup = np.zeros(len(boxes) + 1, dtype=np.int32)
     for new, old in enumerate(keep, start=1):
         lookup[old + 1] = new
-    return InkMap(ink=ink, labels=lookup[labels], boxes=[boxes[i] for i in keep], areas=[areas[i] for i in keep], threshold=threshold)
+    return InkMap(
+        ink=ink, labels=lookup[labels], boxes=[boxes[i] for i in keep], areas=[areas[i] for i in keep], threshold=threshold,
+    )
 
 
 def ink_image(gray: np.ndarray) -> np.ndarray:
@@ -308,13 +310,12 @@ def _digit_pieces(boxes, areas, shape) -> list[int]:
     bottom = max(boxes[i][2] for i in main)
     right = max(boxes[i][3] for i in main)
     my, mx = (bottom - top) * 0.15, (right - left) * 0.15
-    keep = []
-    for i, (t, l, b, r) in enumerate(boxes):
-        if i in main:
-            keep.append(i)
-        elif areas[i] >= 0.03 * biggest and t >= top - my and b <= bottom + my and l >= left - mx and r <= right + mx:
-            keep.append(i)
-    return keep
+
+    def near(box: tuple[int, int, int, int]) -> bool:
+        return box[0] >= top - my and box[2] <= bottom + my and box[1] >= left - mx and box[3] <= right + mx
+
+    main_set = set(main)
+    return [i for i, box in enumerate(boxes) if i in main_set or (areas[i] >= 0.03 * biggest and near(box))]
 
 
 def stroke_width(mask: np.ndarray) -> float:
