@@ -145,3 +145,17 @@ def test_bad_inputs_get_one_line_errors(cli_env, tmp_path):
 def test_python_dash_m_and_version():
     proc = subprocess.run([sys.executable, "-m", "tui", "--version"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.startswith("digitrec ")
+
+
+def test_predict_number_reads_digits_left_to_right(cli_env, trained_model, mnist, tmp_path):
+    # "4 1 7 2": four real MNIST test digits written side by side, dark ink on light paper.
+    picks = [int(np.flatnonzero(mnist.y_test == d)[3]) for d in (4, 1, 7, 2)]
+    strip = np.concatenate([np.pad(mnist.x_test[i], ((10, 10), (6, 6))) for i in picks], axis=1)
+    path = tmp_path / "4172.png"
+    Image.fromarray(255 - strip).resize((strip.shape[1] * 3, strip.shape[0] * 3)).save(path)
+    proc = run_cli("predict", "--number", str(path), "--model", str(trained_model), "--json", env=cli_env, check_rc=0)
+    row = json.loads(proc.stdout)
+    assert len(row["digits"]) == 4 and all(len(d["probabilities"]) == 10 for d in row["digits"])
+    assert sum(a == b for a, b in zip(row["number"], "4172")) >= 3
+    text = run_cli("predict", "--number", str(path), "--model", str(trained_model), env=cli_env, check_rc=0).stdout
+    assert f"read {row['number']}" in text and "digit 4:" in text

@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(pr)
     pr.add_argument("--json", action="store_true", help="one JSON object per image")
     pr.add_argument("--blocks", action="store_true", help="finer half-block rendering instead of ASCII")
+    pr.add_argument("--number", action="store_true", help="each image holds several digits (e.g. 2026): read them left to right")
 
     models = sub.add_parser("models", help="list the models in models/ with their metadata")
     models.add_argument("--json", action="store_true")
@@ -301,7 +302,7 @@ def format_report(report, worst: int) -> str:
         lines += ["", f"most confident mistakes ({min(worst, len(report.mistakes))} of {len(report.mistakes)})"]
         for m in report.mistakes[:worst]:
             lines.append(f"test #{m.index}: true {m.true}, predicted {m.predicted} ({m.confidence:.1%})")
-            lines += side_by_side(ascii_digit(m.image28), probability_bars(m.probabilities))
+            lines += side_by_side(ascii_digit(m.image28), probability_bars(m.probabilities, ascii_only=True))
             lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -314,6 +315,8 @@ def cmd_predict(args) -> int:
     from tui.core.render import format_prediction
 
     predictor = Predictor(args.model)
+    if args.number:
+        return _predict_numbers(predictor, args)
     results = predictor.predict_paths(args.paths)
     failed = 0
     for p in results:
@@ -332,6 +335,40 @@ def cmd_predict(args) -> int:
             print(flush=True)
     if not args.json and len(results) > 1:
         print(f"{len(results) - failed} predicted, {failed} failed", file=sys.stderr)
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _predict_numbers(predictor, args) -> int:
+    from tui.core.errors import ImageError
+    from tui.core.images import collect_images
+    from tui.core.render import ascii_digit, probability_bars, side_by_side
+
+    failed = 0
+    for path, problem in collect_images(args.paths):
+        try:
+            if problem:
+                raise problem
+            reading = predictor.read_number(path)
+        except ImageError as exc:
+            failed += 1
+            if args.json:
+                print(json.dumps({"path": str(path), "error": str(exc)}), flush=True)
+            else:
+                print(f"digitrec: {exc}", file=sys.stderr, flush=True)
+            continue
+        if args.json:
+            print(json.dumps(reading.to_json()), flush=True)
+            continue
+        unsure = [str(i) for i, p in enumerate(reading.digits, 1) if p.uncertain]
+        note = f" (unsure of digit {', '.join(unsure)})" if unsure else ""
+        print(f"{path}: read {reading.text}{note}")
+        mode = "blocks" if args.blocks else "ascii"
+        for i, p in enumerate(reading.digits, 1):
+            flag = f", uncertain: {p.reason}" if p.uncertain else ""
+            print(f"digit {i}: {p.digit} ({p.confidence:.1%}{flag})")
+            print("\n".join(side_by_side(ascii_digit(p.input28, mode=mode),
+                                         probability_bars(p.probabilities, ascii_only=mode == "ascii"))))
+        print(flush=True)
     return EXIT_FAIL if failed else EXIT_OK
 
 

@@ -56,6 +56,27 @@ def judge(probabilities: np.ndarray, input28: np.ndarray | None) -> tuple[bool, 
     return False, None
 
 
+@dataclass
+class NumberReading:
+    """Several digits read left to right from one image."""
+
+    path: str
+    digits: list[Prediction]
+
+    @property
+    def text(self) -> str:
+        return "".join(str(p.digit) for p in self.digits)
+
+    @property
+    def uncertain(self) -> bool:
+        return any(p.uncertain for p in self.digits)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "number": self.text, "uncertain": self.uncertain,
+                "uncertain_positions": [i for i, p in enumerate(self.digits, 1) if p.uncertain],
+                "digits": [{k: v for k, v in p.to_json().items() if k != "path"} for p in self.digits]}
+
+
 class Predictor:
     """A loaded digit model ready to predict; construction loads TensorFlow and the model."""
 
@@ -89,6 +110,22 @@ class Predictor:
 
     def predict_image(self, path: str | os.PathLike) -> Prediction:
         return self.predict_paths([path])[0]
+
+    def read_number(self, path: str | os.PathLike) -> NumberReading:
+        """Segment an image of a written number (e.g. "2026") and predict each digit."""
+        from tui.core.images import open_image, to_grayscale  # noqa: PLC0415
+        from tui.core.segment import segment_digits  # noqa: PLC0415
+
+        try:
+            inputs = segment_digits(to_grayscale(open_image(path)))
+        except ImageError:
+            raise
+        except Exception as exc:  # a segmentation failure on odd input is still one line
+            raise ImageError(f"{path}: could not find digits ({type(exc).__name__})") from None
+        if not inputs:
+            raise ImageError(f"{path}: no digits found; give an image with dark digits on light paper or light on dark")
+        probs = self.predict_arrays(np.stack(inputs))
+        return NumberReading(str(path), [self._prediction(str(path), p, x, None) for p, x in zip(probs, inputs)])
 
     def predict_paths(self, paths: list[str | os.PathLike]) -> list[Prediction]:
         """Predict every image named or found in folders; failures become ``error`` entries."""
