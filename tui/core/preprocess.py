@@ -233,8 +233,8 @@ def connected_components(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[int, 
 def digit_ink(inkmap: InkMap, pieces) -> np.ndarray:
     """The ink of the chosen pieces (labels 1..k) alone: specks and paper texture set to zero."""
     chosen = np.isin(inkmap.labels, list(pieces))
-    # Grown a little so the anti-aliased rims of strokes survive.
-    near = _dilate(chosen, max(1, round(max(inkmap.ink.shape) / 150)))
+    # Grown a little so the anti-aliased rims of strokes survive, but never into another piece.
+    near = _dilate(chosen, max(1, round(max(inkmap.ink.shape) / 150))) & ((inkmap.labels == 0) | chosen)
     floor = min(0.5 * inkmap.threshold, 0.15)
     return np.clip((inkmap.ink - floor) / (1.0 - floor), 0.0, 1.0) * near
 
