@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import os
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,3 +250,14 @@ def test_folder_without_images(tmp_path):
 def test_suffixes_are_lower_case():
     assert all(s.startswith(".") and s == s.lower() for s in IMAGE_SUFFIXES)
     assert {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"} <= set(IMAGE_SUFFIXES)
+
+
+def test_image_modules_need_neither_textual_nor_tensorflow():
+    code = (
+        "import sys\n"
+        "import tui.core.images, tui.core.preprocess, tui.core.render, tui.core.segment, tui.core.synth\n"
+        "print(sorted(m for m in ('textual', 'tensorflow', 'keras') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.strip() == "[]"

@@ -77,7 +77,7 @@ def open_image(path: str | os.PathLike) -> Image.Image:
                 img.seek(0)
                 img.load()
                 try:
-                    return ImageOps.exif_transpose(img) or img.copy()
+                    return ImageOps.exif_transpose(img)
                 except Exception:  # a damaged EXIF block should not cost the user the picture
                     return img.copy()
     except ImageError:
@@ -125,10 +125,10 @@ def to_grayscale(img: Image.Image) -> np.ndarray:
             gray = 1.0 - np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
         return gray
     try:
-        grey = img.convert("RGB").convert("L") if mode != "RGB" else img.convert("L")
+        luminance = img.convert("L") if mode == "RGB" else img.convert("RGB").convert("L")
     except (ValueError, OSError):
         raise ImageError(f"pixel mode {mode} is not supported; {_CONVERT_HINT}") from None
-    return np.asarray(grey, dtype=np.float32) / 255.0
+    return np.asarray(luminance, dtype=np.float32) / 255.0
 
 
 def _scale_integer(a: np.ndarray) -> np.ndarray:
