@@ -62,6 +62,14 @@ def test_image_preview_keeps_aspect_and_shows_dark_ink_as_dense():
     assert lines[0].strip() == "" and "@" in lines[5]
 
 
+def test_tall_image_preview_is_narrowed_to_fit():
+    portrait = np.ones((400, 100), dtype=np.float32)
+    portrait[100:300, 40:60] = 0.0
+    lines = ascii_image(portrait, width=28)
+    assert len(lines) == 14 and all(len(line) == 7 for line in lines)
+    assert len(ascii_image(portrait, width=28, max_lines=None)) == 56
+
+
 def test_probability_bars():
     p = np.full(10, 0.02)
     p[7] = 0.82

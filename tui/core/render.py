@@ -38,15 +38,20 @@ def ascii_digit(img28: np.ndarray, mode: str = "ascii") -> list[str]:
     raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
-def ascii_image(gray: np.ndarray, width: int = 28, mode: str = "ascii", invert: bool | None = None) -> list[str]:
+def ascii_image(
+    gray: np.ndarray, width: int = 28, mode: str = "ascii", invert: bool | None = None, max_lines: int | None = 14,
+) -> list[str]:
     """A preview of any grayscale image (0 = black) in ``width`` columns, aspect kept, ink drawn dense.
 
+    A tall image is narrowed to stay within ``max_lines`` (the height of a drawn digit by default).
     ``invert`` None decides from the border: light paper is inverted so dark writing shows as ink.
     """
     g = np.clip(np.nan_to_num(np.asarray(gray, dtype=np.float32)), 0.0, 1.0)
     if g.ndim != 2 or g.size == 0:
         raise ValueError(f"expected a non-empty 2-D image, got shape {g.shape}")
     h, w = g.shape
+    if max_lines and h / w * width > 2 * max_lines:
+        width = max(1, round(2 * max_lines * w / h))
     # One character is one pixel wide and two tall, so square pixels need height/width * width rows.
     rows = max(2, 2 * round(h / w * width / 2))
     small = np.asarray(Image.fromarray(g).resize((width, rows), Image.Resampling.BOX), dtype=np.float32)
