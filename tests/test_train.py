@@ -79,6 +79,9 @@ def test_killed_run_is_reported_and_can_be_resumed(cli_env, tmp_path):
     output = tmp_path / "out.h5"
     proc = _start_train(cli_env, output)
     run_dir = _wait_for(cli_env, lambda ev: any(e["type"] == "epoch" for e in ev))
+    deadline = time.monotonic() + 30
+    while not (run_dir / runs.LAST_CHECKPOINT).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the checkpoint is written just after the epoch is recorded
     proc.kill()
     proc.wait(timeout=30)
     assert not output.exists()
