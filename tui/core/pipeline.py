@@ -21,9 +21,13 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
     ds = tf.data.Dataset.from_tensor_slices((x.reshape((-1, 28, 28, 1)), y.astype("int32")))
     ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
     shift = int(cfg.augment_shift)
+    rotate = float(cfg.extra.get("augment_rotate", 0.0))  # degrees, either way
+    zoom = float(cfg.extra.get("augment_zoom", 0.0))  # relative, either way
 
     def prepare(images, labels):
         images = tf.cast(images, tf.float32) / 255.0
+        if rotate or zoom:
+            images = _rotate_zoom(tf, images, rotate, zoom)
         if shift:
             padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
             n = tf.shape(images)[0]
@@ -39,6 +43,28 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
         return images, labels
 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _rotate_zoom(tf, images, degrees: float, zoom: float):
+    """Rotate each image by up to ``degrees`` and scale it by up to ``zoom`` about its centre.
+
+    One bilinear resampling pass (ImageProjectiveTransformV3) on the batch in the input
+    pipeline, so the model graph keeps only standard layers and costs nothing extra to run.
+    """
+    n = tf.shape(images)[0]
+    theta = tf.random.uniform([n], -degrees, degrees) * (3.141592653589793 / 180.0)
+    scale = tf.random.uniform([n], 1.0 - zoom, 1.0 + zoom)
+    # The transform maps output pixel (x, y) to the input pixel it samples from.
+    cos, sin = tf.cos(theta) / scale, tf.sin(theta) / scale
+    c = 13.5
+    zeros = tf.zeros([n])
+    transforms = tf.stack(
+        [cos, -sin, c - cos * c + sin * c, sin, cos, c - sin * c - cos * c, zeros, zeros], axis=1
+    )
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.constant([28, 28]),
+        fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="CONSTANT",
+    )
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 512, one_hot: bool = False):
