@@ -68,8 +68,14 @@ class ScriptedRun:
 async def type_command(pilot, text: str) -> None:
     app = pilot.app
     app.prompt.focus()
+    before = app.conversation.last_turn
     app.prompt.value = text
     await pilot.press("enter")
+    if text.strip() in ("clear", "quit"):
+        await pilot.pause()
+        return
+    # The turn is mounted, and any answer given at once is shown, within a frame or two.
+    await settle(pilot, lambda: app.conversation.last_turn is not before and app.conversation.last_turn._ready)
     await pilot.pause()
 
 
@@ -136,9 +142,9 @@ async def test_help_command_lists_commands_and_opens_the_help_screen_with_f1(wor
         for name in ("train", "evaluate", "predict PATH", "use PATH", "attach [RUN]", "quit"):
             assert name in text
         await pilot.press("f1")
-        assert isinstance(app.screen, HelpScreen)
+        await settle(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
-        assert not isinstance(app.screen, HelpScreen)
+        await settle(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
 
 async def test_mistyped_commands_answer_in_plain_words(workdir):
@@ -256,7 +262,7 @@ async def test_attach_follows_progress_plots_and_the_finish(workdir):
     async with app.run_test(size=(140, 45)) as pilot:
         await type_command(pilot, "attach")
         await settle(pilot, lambda: app.train_panel.state is not None and app.train_panel.state.step == 5)
-        assert f"following run {run.path.name}" in last_text(app)
+        assert f"following run {run.path.name}: epoch 1/2" in last_text(app)
         assert app.query_one("#panels", TabbedContent).active == "train"
         text = static_text(app, "#train-progress-text")
         assert "epoch 1/2" in text and "step 5/10" in text and "ETA 0:42" in text and "1,234 img/s" in text
@@ -269,7 +275,7 @@ async def test_attach_follows_progress_plots_and_the_finish(workdir):
         run.epoch(1, val_accuracy=0.91)
         await settle(pilot, lambda: len(app.query_one("#accuracy-plot", MetricPlot).val) == 1)
         assert "val acc 91.00%" in static_text(app, "#train-progress-text")
-        assert "epoch 1/2" in app.status_bar.run
+        await settle(pilot, lambda: "epoch 1/2" in app.status_bar.run)  # refreshed twice a second
 
         run.batches(2, range(1, 11))
         run.epoch(2, val_accuracy=0.95)

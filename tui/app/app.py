@@ -21,6 +21,7 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
@@ -106,6 +107,7 @@ class DigitrecApp(App[int]):
         self._predictor: Any = None
         self._predictor_lock = threading.Lock()
         self._run_ids: list[str] = []
+        self._widgets: dict[str, Any] = {}
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -130,35 +132,45 @@ class DigitrecApp(App[int]):
         )
         yield Footer()
 
+    def _widget(self, selector: str, kind: type) -> Any:
+        """Typed, cached lookup of one of the app's fixed widgets (they live as long as the app)."""
+        widget = self._widgets.get(selector)
+        if widget is None:
+            widget = self._widgets[selector] = self.query_one(selector, kind)
+        return widget
+
     @property
     def conversation(self) -> ConversationLog:
-        return self.query_one("#log", ConversationLog)
+        return self._widget("#log", ConversationLog)
 
     @property
     def prompt(self) -> PromptInput:
-        return self.query_one("#prompt", PromptInput)
+        return self._widget("#prompt", PromptInput)
 
     @property
     def status_bar(self) -> StatusBar:
-        return self.query_one("#status", StatusBar)
+        return self._widget("#status", StatusBar)
 
     @property
     def train_panel(self) -> TrainPanel:
-        return self.query_one("#train-panel", TrainPanel)
+        return self._widget("#train-panel", TrainPanel)
 
     @property
     def evaluate_panel(self) -> EvaluatePanel:
-        return self.query_one("#evaluate-panel", EvaluatePanel)
+        return self._widget("#evaluate-panel", EvaluatePanel)
 
     @property
     def samples_panel(self) -> SamplesPanel:
-        return self.query_one("#samples-panel", SamplesPanel)
+        return self._widget("#samples-panel", SamplesPanel)
 
     @property
     def models_panel(self) -> ModelsPanel:
-        return self.query_one("#models-panel", ModelsPanel)
+        return self._widget("#models-panel", ModelsPanel)
 
     def on_mount(self) -> None:
+        for accessor in ("conversation", "prompt", "status_bar", "train_panel", "evaluate_panel", "samples_panel",
+                         "models_panel"):
+            getattr(self, accessor)
         self.conversation.add_turn(None, WELCOME)
         self.prompt.focus()
         self.status_bar.model = f"model: {self.model_path.name} (not loaded yet)"
@@ -230,9 +242,18 @@ class DigitrecApp(App[int]):
 
     def _from_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         try:
-            self.call_from_thread(fn, *args, **kwargs)
+            self.call_from_thread(self._unless_closing, fn, *args, **kwargs)
         except RuntimeError:  # the app closed while the worker ran
             pass
+
+    def _unless_closing(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn``; while the app shuts down its widgets may be gone already, and that is fine."""
+        try:
+            return fn(*args, **kwargs)
+        except NoMatches:
+            if not (self._exit or self._closing):
+                raise
+            return None
 
     def _cmd_help(self, command: Command, turn: Turn) -> None:
         if command.args:
@@ -297,7 +318,10 @@ class DigitrecApp(App[int]):
             return predictor
 
     def on_model_status(self, message: ModelStatus) -> None:
-        self.status_bar.model = message.text
+        self._unless_closing(self._set_model_status, message.text)
+
+    def _set_model_status(self, text: str) -> None:
+        self.status_bar.model = text
 
     def _cmd_use(self, command: Command, turn: Turn) -> None:
         path = Path(command.args[0]).expanduser()
@@ -462,7 +486,7 @@ class DigitrecApp(App[int]):
         if verb == "started":
             text = f"started run {state.run_id}; it trains in its own process, follow it in the Train panel (F2); `stop` ends it"
         else:
-            text = f"following run {state.run_id}: {state.describe()}"
+            text = f"following {state.describe()}"
         turn.answer(text)
         self._refresh_run_list(log=False)
 
@@ -545,6 +569,9 @@ class DigitrecApp(App[int]):
                             description="loading the newly trained model")
 
     def _show_run_status(self) -> None:
+        self._unless_closing(self._set_run_status)
+
+    def _set_run_status(self) -> None:
         state = self.train_panel.state
         self.status_bar.run = state.describe() if state is not None and state.running else ""
 
@@ -589,14 +616,16 @@ class DigitrecApp(App[int]):
         self.query_one("#panels", TabbedContent).active = panel
         if focus:
             targets = {
-                "train": "#preset",
-                "evaluate": "#mistakes",
-                "samples": "#sample-tree, #predict-all",
-                "models": "#models-table",
+                "train": ("#preset",),
+                "evaluate": ("#mistakes",),
+                "samples": ("#sample-tree", "#predict-all"),
+                "models": ("#models-table",),
             }[panel]
-            widgets = self.query(targets)
-            if widgets:
-                self.call_after_refresh(widgets.first().focus)
+            for target in targets:
+                widgets = self.query(target)
+                if widgets:
+                    self.call_after_refresh(widgets.first().focus)
+                    break
 
     def action_toggle_panel(self) -> None:
         self.panel_shown = not self.panel_shown

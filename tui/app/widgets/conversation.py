@@ -20,6 +20,8 @@ class Turn(Vertical):
         super().__init__(classes="turn")
         self.command = command
         self._initial = answers
+        self._ready = False
+        self._pending: list[tuple[tuple[Answer, ...], bool, bool]] = []
         self.set_class(error, "-error")
 
     def compose(self):
@@ -28,10 +30,16 @@ class Turn(Vertical):
         for answer in self._initial:
             yield _as_widget(answer)
 
+    def on_mount(self) -> None:
+        self._ready = True
+        pending, self._pending = self._pending, []
+        for answers, error, replace in pending:
+            self.answer(*answers, error=error, replace=replace)
+
     def answer(self, *answers: Answer, error: bool = False, replace: bool = True) -> None:
         """Show ``answers`` under the command, replacing what was there (e.g. "working…")."""
-        if not self.is_mounted:  # just added to the log: answer once its command line is in place
-            self.call_later(self.answer, *answers, error=error, replace=replace)
+        if not self._ready:  # just added to the log: answer, in order, once its command line is in place
+            self._pending.append((answers, error, replace))
             return
         if replace:
             for child in list(self.children):

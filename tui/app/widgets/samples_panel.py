@@ -76,7 +76,7 @@ class SamplesPanel(Vertical):
     def _predict_selected(self, event: DirectoryTree.FileSelected) -> None:
         from shlex import quote  # noqa: PLC0415
 
-        self.post_message(CommandRequested(f"predict {quote(str(event.path))}"))
+        self.post_message(CommandRequested(f"predict {quote(str(short_path(event.path)))}"))
 
     @on(DirectoryTree.NodeHighlighted)
     def _preview_highlighted(self, event: DirectoryTree.NodeHighlighted) -> None:
@@ -107,6 +107,14 @@ class SamplesPanel(Vertical):
             else:
                 note = Text(p.reason or "uncertain", style="yellow") if p.uncertain else ""
                 table.add_row(name, str(p.digit), f"{p.confidence:.1%}", note)
+
+
+def short_path(path: Path) -> Path:
+    """``path`` relative to the working folder when it lies inside it (shorter in the log)."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except (ValueError, OSError):
+        return Path(path)
 
 
 def preview_text(path: Path, mode: str = "ascii") -> Text:

@@ -1,0 +1,152 @@
+"""The app on the real engine: a small trained model, real images, real evaluation and real
+training runs in their own processes (MNIST subsets, so each takes seconds)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+from textual.widgets import DataTable, Static
+
+from test_app import last_text, make_app, settle, type_command
+from tui.app.widgets.evaluate_panel import MistakeBrowser
+from tui.app.widgets.plots import MetricPlot
+from tui.app.widgets.prediction import PredictionView
+from tui.core import runs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, mnist, trained_model):
+    """A project folder: the trained model in models/, two MNIST test digits and a bad file in
+    sample_images/, runs kept in the folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGITREC_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("DIGITREC_MODEL", raising=False)
+    (tmp_path / "models").mkdir()
+    shutil.copy(trained_model, tmp_path / "models" / "digit_recognizer.h5")
+    samples = tmp_path / "sample_images"
+    samples.mkdir()
+    for i in range(2):
+        # MNIST is white on black; a photo of paper is the other way round, as preprocessing expects either.
+        Image.fromarray(255 - mnist.x_test[i]).resize((112, 112)).save(samples / f"digit_{int(mnist.y_test[i])}.png")
+    (samples / "broken.png").write_bytes(b"not an image at all")
+    return tmp_path
+
+
+async def test_predict_shows_the_digit_beside_probability_bars(project, mnist):
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        name = f"sample_images/digit_{int(mnist.y_test[0])}.png"
+        await type_command(pilot, f"predict {name}")
+        await settle(pilot, lambda: bool(app.conversation.last_turn.query(PredictionView)), timeout=90)
+        view = app.conversation.last_turn.query_one(PredictionView)
+        assert view.prediction.digit == int(mnist.y_test[0])
+        assert len(view.prediction.probabilities) == 10
+        text = view.render().plain if hasattr(view.render(), "plain") else str(view.render())
+        assert f"{name}: {mnist.y_test[0]}" in text
+        assert "%" in text and "@" in text  # bars with percentages, the digit drawn with the ASCII ramp
+        assert "model: digit_recognizer.h5" in app.status_bar.model
+
+        await type_command(pilot, "predict sample_images/broken.png")
+        await settle(pilot, lambda: "broken.png" in last_text(app) and "predicting" not in last_text(app), timeout=30)
+        assert app.conversation.last_turn.has_class("-error")
+
+
+async def test_samples_panel_previews_predicts_on_enter_and_predicts_all(project, mnist):
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.press("f4")
+        tree = app.query_one("#sample-tree")
+        await settle(pilot, lambda: app.focused is tree and len(tree.root.children) == 3)
+        await pilot.press("down")  # broken.png, digit_7.png, digit_2.png sorted: highlight the second
+        await settle(pilot, lambda: "as the model sees it" in str(app.query_one("#sample-preview", Static).render())
+                     or "broken" in str(app.query_one("#sample-preview", Static).render()))
+        await pilot.press("down")
+        await settle(pilot, lambda: "as the model sees it" in str(app.query_one("#sample-preview", Static).render()))
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.samples_panel.query_one(PredictionView).prediction is not None, timeout=90)
+        assert app.samples_panel.query_one(PredictionView).prediction.digit in (int(mnist.y_test[0]), int(mnist.y_test[1]))
+        assert last_text(app).startswith("› predict sample_images/digit_")
+
+        await pilot.press("a")
+        table = app.query_one("#sample-results", DataTable)
+        await settle(pilot, lambda: table.row_count == 3, timeout=30)
+        assert "2 of 3 images recognised" in last_text(app)
+
+
+async def test_evaluate_fills_summary_table_heatmap_and_mistakes(project):
+    app = make_app()
+    async with app.run_test(size=(140, 50)) as pilot:
+        await type_command(pilot, "evaluate limit=2000")
+        await settle(pilot, lambda: "accuracy" in last_text(app) and "evaluating" not in last_text(app), timeout=120)
+        assert "2,000 test images" in last_text(app)
+        assert app.query_one("#per-class", DataTable).row_count == 10
+        heatmap = str(app.query_one("#confusion", Static).render())
+        assert "true\\pred" in heatmap
+        browser = app.query_one("#mistakes", MistakeBrowser)
+        if browser.mistakes:
+            browser.focus()
+            await pilot.press("right")
+            assert browser.index == (1 if len(browser.mistakes) > 1 else 0)
+            assert "true" in str(browser.render())
+
+
+async def test_models_panel_lists_models_and_use_switches(project, trained_model):
+    shutil.copy(trained_model, project / "models" / "other.h5")
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await type_command(pilot, "models")
+        await settle(pilot, lambda: "other.h5" in last_text(app), timeout=30)
+        table = app.query_one("#models-table", DataTable)
+        assert table.row_count == 2
+        await type_command(pilot, "use models/other.h5")
+        await settle(pilot, lambda: "active model: other.h5" in last_text(app), timeout=30)
+        await settle(pilot, lambda: app.status_bar.model.startswith("model: other.h5"), timeout=90)
+        await type_command(pilot, "use sample_images/broken.png")
+        await settle(pilot, lambda: app.conversation.last_turn.has_class("-error"), timeout=30)
+        assert app.model_path.name == "other.h5"
+
+
+async def test_training_from_the_app_shows_progress_and_finishes(project):
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await type_command(pilot, "train preset=fast subset=500 epochs=1")
+        await settle(pilot, lambda: "started run" in last_text(app), timeout=30)
+        panel = app.train_panel
+        await settle(pilot, lambda: panel.state.status != "starting", timeout=120)
+        await settle(pilot, lambda: not panel.is_running, timeout=180)
+        assert panel.state.status == "done", panel.state.reason
+        assert "finished" in last_text(app)
+        assert app.query_one("#accuracy-plot", MetricPlot).val  # the epoch's validation point
+        assert len(runs.list_runs()) == 1
+
+
+async def test_attach_to_a_run_started_outside_the_app(project):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "train", "--preset", "fast", "--epochs", "1", "--subset", "500",
+         "--output", "models/outside.h5", "--no-test"],
+        cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        app = make_app()
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(pilot, lambda: runs.list_runs() != [], timeout=60)
+            await type_command(pilot, "attach")
+            await settle(pilot, lambda: "following run" in last_text(app), timeout=30)
+            assert app.query_one("#panels").active == "train"
+            await settle(pilot, lambda: app.train_panel.state is not None and not app.train_panel.is_running,
+                         timeout=180)
+            assert app.train_panel.state.status == "done", app.train_panel.state.reason
+            await settle(pilot, lambda: "finished" in last_text(app))
+            assert "models/outside.h5" in last_text(app)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
