@@ -420,3 +420,27 @@ async def test_a_tiny_terminal_shows_a_notice(workdir):
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
         assert app.query_one("#main").display
+
+
+STDERR_CHECK = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from tui.app.stderr import stderr_to_log
+    log = Path(sys.argv[1])
+    with stderr_to_log(log) as where:
+        os.write(2, b"C++ noise\\n")            # what TensorFlow's native code does
+        sys.__stderr__.write("screen\\n")       # what Textual does
+        sys.__stderr__.flush()
+    os.write(2, b"after\\n")
+    assert where == log
+    """
+)
+
+
+def test_stray_fd2_writes_go_to_the_log_while_textual_keeps_the_terminal(tmp_path):
+    log = tmp_path / "app.log"
+    out = subprocess.run([sys.executable, "-c", STDERR_CHECK, str(log)], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == "screen\nafter\n"
+    assert log.read_text() == "C++ noise\n"

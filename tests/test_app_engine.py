@@ -122,7 +122,7 @@ async def test_training_from_the_app_shows_progress_and_finishes(project):
         await settle(pilot, lambda: panel.state.status != "starting", timeout=120)
         await settle(pilot, lambda: not panel.is_running, timeout=180)
         assert panel.state.status == "done", panel.state.reason
-        assert "finished" in last_text(app)
+        await settle(pilot, lambda: "finished" in last_text(app))
         assert app.query_one("#accuracy-plot", MetricPlot).val  # the epoch's validation point
         assert len(runs.list_runs()) == 1
 

@@ -9,7 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-CELL = 6
+CELL = 5
 
 
 def _shade(fraction: float, hue: tuple[int, int, int]) -> Style:
@@ -28,7 +28,7 @@ def confusion_text(matrix: Sequence[Sequence[int]]) -> Text:
     n = len(matrix)
     worst = max((matrix[i][j] for i in range(n) for j in range(n) if i != j), default=0) or 1
     text = Text(no_wrap=True)
-    text.append("true\\pred".ljust(CELL + 3), style="bold")
+    text.append("true\\pred".ljust(CELL + 4), style="bold")
     for j in range(n):
         text.append(str(j).rjust(CELL), style="bold")
     for i, row in enumerate(matrix):

@@ -53,7 +53,7 @@ class PredictionView(Static):
     DEFAULT_CSS = """
     PredictionView {
         height: auto;
-        width: auto;
+        width: 1fr;
         padding: 0 1;
     }
     """
@@ -75,8 +75,11 @@ class PredictionView(Static):
     def watch_mode(self) -> None:
         self._draw()
 
+    def on_resize(self) -> None:
+        self._draw()
+
     def _draw(self) -> None:
-        self.update(prediction_renderable(self.prediction, self.mode))
+        self.update(prediction_renderable(self.prediction, self.mode, width=self.content_size.width or None))
 
 
 def verdict(prediction: Any) -> Text:
@@ -97,11 +100,32 @@ def verdict(prediction: Any) -> Text:
     return line
 
 
-def prediction_renderable(prediction: Any, mode: str = "ascii") -> Text:
+ART_WIDTH = 28
+GAP = 3
+BAR_FRAME = 11  # "> 7 " before a bar and " 99.9%" after it
+
+
+def bar_width_for(width: int | None) -> tuple[int, bool]:
+    """Bar width that fits ``width`` columns, and whether the bars go below the digit instead."""
+    if width is None:
+        return BAR_WIDTH, False
+    beside = width - ART_WIDTH - GAP - BAR_FRAME
+    if beside >= 8:
+        return min(BAR_WIDTH, beside), False
+    return max(4, min(BAR_WIDTH, width - BAR_FRAME)), True
+
+
+def prediction_renderable(prediction: Any, mode: str = "ascii", width: int | None = None) -> Text:
     if prediction is None:
         return Text("no prediction yet", style="dim")
     head = verdict(prediction)
     if getattr(prediction, "error", None) or getattr(prediction, "probabilities", None) is None:
         return head
-    body = digit_with_bars(prediction.input28, prediction.probabilities, mode=mode, highlight=prediction.digit)
+    bar_width, below = bar_width_for(width)
+    if below:
+        art = digit_with_bars(prediction.input28, None, mode=mode)
+        bars = digit_with_bars(None, prediction.probabilities, highlight=prediction.digit, bar_width=bar_width)
+        return Text("\n").join([head, art, bars])
+    body = digit_with_bars(prediction.input28, prediction.probabilities, mode=mode, highlight=prediction.digit,
+                           bar_width=bar_width)
     return Text("\n").join([head, body])
