@@ -444,3 +444,74 @@ def test_stray_fd2_writes_go_to_the_log_while_textual_keeps_the_terminal(tmp_pat
     assert out.returncode == 0, out.stderr
     assert out.stderr == "screen\nafter\n"
     assert log.read_text() == "C++ noise\n"
+
+
+async def test_quitting_can_stop_the_run(workdir):
+    run = ScriptedRun(workdir / "runs")
+    proc = subprocess.Popen([sys.executable, "-c", STOPPABLE, str(run.path / runs.EVENTS)])
+    try:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.train_panel.follow(run.path)
+            await settle(pilot, lambda: app.train_panel.state.step > 1)
+            await pilot.press("ctrl+q")
+            await settle(pilot, lambda: isinstance(app.screen, QuitScreen))
+            await pilot.press("s")
+        assert proc.wait(timeout=10) == 0
+        assert runs.summarise(run.path).status == "cancelled"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+# -- reusable views (pure rendering) ------------------------------------------------------------
+
+
+class FakePrediction:
+    def __init__(self, digit=3, path="three.png"):
+        import numpy as np
+
+        self.path, self.digit, self.error, self.uncertain, self.reason = path, digit, None, False, None
+        self.probabilities = [0.01] * 10
+        self.probabilities[digit] = 0.91
+        self.confidence = 0.91
+        self.input28 = np.zeros((28, 28), dtype="float32")
+        self.input28[4:24, 12:16] = 1.0
+
+
+def test_prediction_view_puts_bars_beside_the_digit_and_highlights_the_top_class():
+    from tui.app.widgets.prediction import prediction_renderable
+
+    text = prediction_renderable(FakePrediction(), "ascii", width=80)
+    lines = text.plain.splitlines()
+    assert lines[0] == "three.png: 3 (91.0%)"
+    assert len(lines) == 15  # the verdict, then 14 rows of art with the bars beside them
+    bar_rows = [line for line in lines if "%" in line][1:]
+    assert len(bar_rows) == 10 and all("@" in line or line.startswith(" ") for line in bar_rows)
+    top = next(line for line in bar_rows if "91.0%" in line)
+    assert any(span.style == "bold reverse" and text.plain[span.start:span.end].strip() in top for span in text.spans)
+
+
+def test_prediction_view_stacks_bars_when_narrow_and_draws_blocks_on_request():
+    from tui.app.widgets.prediction import prediction_renderable
+
+    narrow = prediction_renderable(FakePrediction(), "blocks", width=40).plain.splitlines()
+    assert len(narrow) == 1 + 14 + 10
+    assert any("█" in line for line in narrow[1:15])
+    assert all(len(line) <= 40 for line in narrow)
+    failed = FakePrediction()
+    failed.error = "three.png: not an image; convert it to PNG or JPEG"
+    assert prediction_renderable(failed).plain == "three.png: not an image; convert it to PNG or JPEG"
+    failed.error = "not an image"
+    assert prediction_renderable(failed).plain == "three.png: not an image"
+
+
+def test_confusion_heatmap_shows_every_count_and_shades_cells():
+    from tui.app.widgets.confusion import confusion_text
+
+    matrix = [[90 if i == j else (7 if (i, j) == (4, 9) else 0) for j in range(10)] for i in range(10)]
+    text = confusion_text(matrix)
+    rows = text.plain.splitlines()
+    assert len(rows) == 11 and rows[5].split()[1:] == ["0", "0", "0", "0", "90", "0", "0", "0", "0", "7"]
+    styled = [span for span in text.spans if getattr(span.style, "bgcolor", None) is not None]
+    assert len(styled) == 11  # ten correct cells and the one confusion

@@ -86,12 +86,14 @@ def verdict(prediction: Any) -> Text:
     """One line: "name: 7 (98.8%)", flagged when uncertain, or the error in plain words."""
     name = str(getattr(prediction, "path", "") or "")
     line = Text(no_wrap=False)
-    if name:
-        line.append(f"{name}: ", style="bold")
     error = getattr(prediction, "error", None)
     if error:
+        if name and not str(error).startswith(name):  # engine messages usually name the file already
+            line.append(f"{name}: ", style="bold")
         line.append(str(error), style="bold red")
         return line
+    if name:
+        line.append(f"{name}: ", style="bold")
     line.append(f"{prediction.digit}", style="bold green")
     line.append(f" ({prediction.confidence:.1%})")
     if getattr(prediction, "uncertain", False):
