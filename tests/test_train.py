@@ -97,3 +97,19 @@ def test_killed_run_is_reported_and_can_be_resumed(cli_env, tmp_path):
     assert output.exists() and runs.summarise(run_dir).status == "done"
     again = run_cli("train", "--resume", run_dir.name, env=cli_env)
     assert again.returncode == 1 and "already finished" in again.stderr
+
+
+def test_a_finished_run_keeps_the_model_it_replaces(trained_model, mnist, tmp_path):
+    from tui.core.config import TrainConfig
+    from tui.core.train import previous_path, run_training
+
+    output = tmp_path / "digit_recognizer.h5"
+    shutil.copyfile(trained_model, output)
+    before = output.read_bytes()
+    cfg = TrainConfig(preset="classic", arch="classic", epochs=1, train_subset=600, seed=3)
+    result = run_training(cfg, data=mnist, output=output, run_dir=tmp_path / "run", evaluate_test=False)
+    assert result.status == "done"
+    assert output.read_bytes() != before
+    assert previous_path(output).read_bytes() == before
+    assert runs.read_events(tmp_path / "run")[-1]["previous_model"] == str(previous_path(output))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digit_recognizer.h5", "digit_recognizer.previous.h5", "run"]

@@ -194,7 +194,11 @@ def _describe(event: dict[str, Any]) -> str:
                 f"{event['steps_per_epoch']} steps, {event['train_size']} train / {event['val_size']} validation images")
     if kind == "done":
         acc = event.get("test_accuracy")
-        return f"done in {event['seconds']:.1f}s" + (f", test accuracy {acc:.2%}" if acc is not None else "") + f"; model saved to {event['model']}"
+        line = f"done in {event['seconds']:.1f}s" + (f", test accuracy {acc:.2%}" if acc is not None else "")
+        line += f"; model saved to {event['model']}"
+        if event.get("previous_model"):
+            line += f" (the one it replaced is kept as {event['previous_model']})"
+        return line
     if kind == "cancelled":
         kept = event.get("checkpoint")
         return f"cancelled: {event['reason']}" + (f"; best checkpoint kept at {kept}" if kept else "")
@@ -209,6 +213,41 @@ def _strategy(tf):
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def previous_path(output: Path) -> Path:
+    """Where a replaced model is kept: ``digit_recognizer.h5`` -> ``digit_recognizer.previous.h5``."""
+    return output.with_name(f"{output.stem}.previous{output.suffix}")
+
+
+def publish_model(final: Path, output: Path) -> Path | None:
+    """Copy a finished run's model to ``output`` atomically, keeping any model it replaces.
+
+    The old file is hard-linked (or copied) to ``previous_path(output)`` before the new one is
+    renamed over it, so at every instant ``output`` is a whole model and nothing is lost.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.copy.h5")
+    kept = None
+    try:
+        if output.exists():
+            kept = previous_path(output)
+            staging = output.with_name(f".{kept.name}.{os.getpid()}.tmp")
+            try:
+                os.link(output, staging)
+            except OSError:
+                shutil.copyfile(output, staging)
+            os.replace(staging, kept)
+        shutil.copyfile(final, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, output)
+    except OSError as exc:
+        for leftover in output.parent.glob(f".{output.stem}*.{os.getpid()}.*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        raise RunError(f"could not write {output} ({exc.strerror or exc}); the trained model is kept at {final}") from None
+    return kept
 
 
 def resume_point(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], int]:
@@ -372,19 +411,11 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     final = save_model(model, run_dir / runs.FINAL_MODEL, final_meta)
     if flag.is_set():  # a stop that came after the last batch still keeps the old output
         raise Cancelled(flag.reason)
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(output).with_name(f".{Path(output).name}.{os.getpid()}.copy.h5")
-    try:
-        shutil.copyfile(final, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, output)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise RunError(f"could not write {output} ({exc.strerror or exc}); the trained model is kept at {final}") from None
+    previous = publish_model(final, Path(output))
+    if previous:
+        log(f"the model it replaced is kept at {previous}")
     seconds = time.monotonic() - started
-    finish("done", model=str(output), run_model=str(final), best_val_accuracy=recorder.best_val,
+    finish("done", model=str(output), run_model=str(final), previous_model=str(previous) if previous else None, best_val_accuracy=recorder.best_val,
            test_accuracy=test_acc, test_loss=test_loss, seconds=round(seconds, 2), train_seconds=round(train_seconds, 2))
     return TrainResult(status="done", run_dir=run_dir, model_path=Path(output), best_val_accuracy=recorder.best_val,
                        test_accuracy=test_acc, seconds=seconds)
