@@ -77,3 +77,23 @@ def test_validation_split_is_seeded_and_disjoint():
     assert len(xv) == 100 and len(xt) == 900
     assert not set(yt) & set(yv)
     assert np.array_equal(xv, xv2) and np.array_equal(xt, xt2)
+
+
+def test_failed_download_says_what_to_do(tmp_path):
+    """No network (here: a closed local port stands in for it) and no local copy: one clear line."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "DIGITREC_MNIST"}
+    env.update(KERAS_HOME=str(tmp_path / "keras"), DIGITREC_RUNS=str(tmp_path / "runs"),
+               DIGITREC_MNIST_URL="http://127.0.0.1:9/mnist.npz", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "tui", "train", "--epochs", "1"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    message = [line for line in proc.stderr.splitlines() if line.startswith("digitrec")][-1]
+    assert "could not download MNIST" in message and "DIGITREC_MNIST" in message
+    assert str(tmp_path / "keras" / "datasets" / "mnist.npz") in message

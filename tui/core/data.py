@@ -78,13 +78,20 @@ def _download(progress: bool) -> Path:
     _, keras = import_tf()
     try:
         fetched = keras.utils.get_file(
-            "mnist.npz", origin=MNIST_URL, file_hash=MNIST_SHA256, cache_subdir="datasets",
+            "mnist.npz", origin=os.environ.get("DIGITREC_MNIST_URL", MNIST_URL), file_hash=MNIST_SHA256, cache_subdir="datasets",
             cache_dir=str(keras_cache_path().parent.parent),
         )
     except Exception as exc:  # network errors come in many types (URLError, OSError, ValueError)
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"could not download MNIST ({detail[:120]}); {offline_message()}") from None
+        raise DataError(f"could not download MNIST ({_network_reason(exc)}); {offline_message()}") from None
     return Path(fetched)
+
+
+def _network_reason(exc: Exception) -> str:
+    """The useful tail of a download error, e.g. 'Name or service not known'."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "]" in text:  # "... [Errno -2] Name or service not known"
+        text = text.rsplit("]", 1)[1].strip() or text
+    return text[:100]
 
 
 def file_sha256(path: Path) -> str:
