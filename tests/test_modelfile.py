@@ -116,3 +116,18 @@ def test_list_models_reads_metadata_without_tensorflow(trained_model, tmp_path):
     infos = {m.path.name: m for m in list_models(tmp_path)}
     assert infos["a.h5"].metadata["preset"] == "classic" and infos["a.h5"].error is None
     assert "not an HDF5" in infos["broken.h5"].error
+
+
+def test_custom_layer_classes_are_refused(tmp_path):
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+
+    @keras.saving.register_keras_serializable(package="evil")
+    class Sneaky(keras.layers.Layer):
+        def call(self, x):
+            return x
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), Sneaky(), keras.layers.Flatten(), keras.layers.Dense(10)])
+    with pytest.raises(ModelFileError, match="refusing to load an untrusted model"):
+        load_model(_save_keras(model, tmp_path / "custom.h5"))
