@@ -212,12 +212,12 @@ async def test_function_keys_switch_panels_and_escape_returns_to_the_prompt(work
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         tabs = app.query_one("#panels", TabbedContent)
-        for key, panel in (("f3", "evaluate"), ("f4", "samples"), ("f5", "models"), ("f2", "train")):
+        for key, panel in (("f3", "evaluate"), ("f4", "samples"), ("f5", "models"), ("f6", "draw"), ("f2", "train")):
             await pilot.press(key)
             assert tabs.active == panel
         await pilot.press("escape")
         assert app.focused is app.prompt
-        await pilot.press("f6")
+        await pilot.press("f7")
         assert app.screen.has_class("-panel-hidden")
         await pilot.press("f3")
         assert not app.screen.has_class("-panel-hidden")

@@ -1,5 +1,5 @@
 """The digitrec app: a conversation log and a prompt, beside panels for training, evaluation,
-sample images and models.
+sample images, models and drawing a digit.
 
 Every action, typed, clicked, bound to a key or picked in the command palette, goes through
 :meth:`DigitrecApp.execute`, so each leaves the same turn in the log. Nothing here imports
@@ -31,27 +31,30 @@ from tui.app.messages import CommandRequested, ModelStatus
 from tui.app.screens.confirm import AttachScreen, QuitScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.conversation import ConversationLog, Turn
+from tui.app.widgets.draw_panel import DrawPanel
 from tui.app.widgets.evaluate_panel import EvaluatePanel, MistakeBrowser, summary_text
 from tui.app.widgets.models_panel import ModelsPanel
+from tui.app.widgets.number import NumberView
 from tui.app.widgets.prediction import PredictionView, verdict
 from tui.app.widgets.prompt import CommandSuggester, PromptInput
-from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel
+from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel, short_path
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.train_panel import RunState, TrainPanel
-from tui.core.errors import DigitrecError
+from tui.core.errors import DigitrecError, ImageError
 
 DEFAULT_MODEL = Path("models/digit_recognizer.h5")  # same as tui.core.modelfile, without h5py at start-up
 MODELS_DIR = Path("models")
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 MAX_VIEWS_PER_TURN = 6  # more predictions than this are summarised in a table
-PANELS = ("train", "evaluate", "samples", "models")
+PANELS = ("train", "evaluate", "samples", "models", "draw")
 
 WELCOME = Text.assemble(
     ("Welcome to digitrec. ", "bold"),
     "Type a command and press enter: ",
     ("help", "bold cyan"), ", ", ("train", "bold cyan"), ", ", ("predict PATH", "bold cyan"), ", ",
-    ("evaluate", "bold cyan"), ", ", ("samples", "bold cyan"), ", ", ("models", "bold cyan"), ".\n",
-    "Tab completes, ↑/↓ recall earlier commands, F2–F5 switch panels, F1 shows every key, ctrl+p finds any action.",
+    ("read PATH", "bold cyan"), ", ", ("draw", "bold cyan"), ", ", ("evaluate", "bold cyan"), ", ",
+    ("samples", "bold cyan"), ", ", ("models", "bold cyan"), ".\n",
+    "Tab completes, ↑/↓ recall earlier commands, F2–F6 switch panels, F1 shows every key, ctrl+p finds any action.",
 )
 
 
@@ -81,7 +84,8 @@ class DigitrecApp(App[int]):
         Binding("f3", "show_panel('evaluate')", "Evaluate", id="panel-evaluate", tooltip="the Evaluate panel"),
         Binding("f4", "show_panel('samples')", "Samples", id="panel-samples", tooltip="the Samples panel"),
         Binding("f5", "show_panel('models')", "Models", id="panel-models", tooltip="the Models panel"),
-        Binding("f6", "toggle_panel", "Panel", id="toggle-panel", tooltip="show or hide the side panel"),
+        Binding("f6", "show_panel('draw')", "Draw", id="panel-draw", tooltip="the Draw panel: draw a digit"),
+        Binding("f7", "toggle_panel", "Panel", id="toggle-panel", tooltip="show or hide the side panel"),
         Binding("ctrl+t", "start_training", "Start", id="start-training", tooltip="train with the form's settings"),
         Binding("ctrl+s", "stop_training", "Stop", id="stop-training", tooltip="stop the followed run"),
         Binding("ctrl+r", "evaluate", "Eval", id="evaluate", show=False, tooltip="evaluate the active model"),
@@ -108,6 +112,8 @@ class DigitrecApp(App[int]):
         self._predictor_lock = threading.Lock()
         self._run_ids: list[str] = []
         self._widgets: dict[str, Any] = {}
+        self._draw_busy = False
+        self._draw_pending: DrawPanel.PredictWanted | None = None
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -125,9 +131,11 @@ class DigitrecApp(App[int]):
                     yield SamplesPanel(self.samples_dir, id="samples-panel")
                 with TabPane("Models F5", id="models"):
                     yield ModelsPanel(id="models-panel")
+                with TabPane("Draw F6", id="draw"):
+                    yield DrawPanel(id="draw-panel")
         yield PromptInput(
             id="prompt",
-            placeholder="type a command: help, train, predict PATH, evaluate, samples, models…",
+            placeholder="type a command: help, train, predict PATH, read PATH, draw, evaluate, samples, models…",
             suggester=CommandSuggester(lambda: self._run_ids),
         )
         yield Footer()
@@ -167,9 +175,13 @@ class DigitrecApp(App[int]):
     def models_panel(self) -> ModelsPanel:
         return self._widget("#models-panel", ModelsPanel)
 
+    @property
+    def draw_panel(self) -> DrawPanel:
+        return self._widget("#draw-panel", DrawPanel)
+
     def on_mount(self) -> None:
         for accessor in ("conversation", "prompt", "status_bar", "train_panel", "evaluate_panel", "samples_panel",
-                         "models_panel"):
+                         "models_panel", "draw_panel"):
             getattr(self, accessor)
         self.conversation.add_turn(None, WELCOME)
         self.prompt.focus()
@@ -193,6 +205,11 @@ class DigitrecApp(App[int]):
 
     def watch_panel_shown(self, shown: bool) -> None:
         self.screen.set_class(not shown, "-panel-hidden")
+
+    @on(TabbedContent.TabActivated, "#panels")
+    def _panel_switched(self, event: TabbedContent.TabActivated) -> None:
+        # The canvas needs its 14 rows: in a narrow terminal the stacked panel grows to fit it.
+        self.screen.set_class(event.pane.id == "draw", "-drawing")
 
     # -- running commands ---------------------------------------------------------------------
 
@@ -425,6 +442,103 @@ class DigitrecApp(App[int]):
         if shown:
             self.samples_panel.show_prediction(shown[-1])
 
+    def _cmd_read(self, command: Command, turn: Turn) -> None:
+        path = str(Path(command.args[0]).expanduser())
+        turn.answer(Text(f"reading the digits in {command.args[0]}…", style="dim"))
+
+        def work() -> None:
+            reading = self.predictor().read_number(path)
+            self._from_thread(turn.answer, NumberView(reading, mode=self.render_mode, classes="turn-answer"))
+
+        self._in_thread(turn, "predict", "reading a number", work)
+
+    # -- drawing ----------------------------------------------------------------------------------
+
+    def _cmd_draw(self, command: Command, turn: Turn) -> None:
+        action = command.args[0] if command.args else None
+        canvas = self.draw_panel.canvas
+        if action is None:
+            self.action_show_panel("draw")
+            turn.answer("draw in the Draw panel (F6): drag with the mouse (the right button or ctrl erases), or move "
+                        "with the arrows and press space to put the pen down; e eraser, c clear, s save. "
+                        "The prediction follows as you draw.")
+        elif action == "clear":
+            canvas.clear()
+            turn.answer("the drawing is cleared")
+        elif canvas.sketch.blank:
+            turn.answer(error_text("nothing to save: the canvas is empty; draw a digit first (`draw`)"), error=True)
+        else:
+            self._save_drawing(list(canvas.sketch.pixels), turn)
+
+    def _save_drawing(self, pixels: list[float], turn: Turn) -> None:
+        folder = self.samples_dir
+        turn.answer(Text("saving the drawing…", style="dim"))
+
+        def work() -> None:
+            from tui.app.widgets.draw_panel import save_drawing  # noqa: PLC0415
+
+            try:
+                prediction = self._predict_drawing(pixels)
+            except Exception as exc:  # noqa: BLE001 - the drawing is saved anyway, just not named by a digit
+                digit, note = None, f"; not named by a digit: {one_line(exc)}"
+            else:
+                digit = prediction.digit
+                doubt = ", uncertain" if prediction.uncertain else ""
+                note = f"; the model reads it as {digit} ({prediction.confidence:.1%}{doubt})"
+            try:
+                path = save_drawing(pixels, folder, digit)
+            except OSError as exc:
+                raise ImageError(f"could not save the drawing in {folder}/ ({exc.strerror or exc})") from None
+            self._from_thread(self._drawing_saved, path, note, turn)
+
+        self._in_thread(turn, "draw-save", "saving the drawing", work)
+
+    def _drawing_saved(self, path: Path, note: str, turn: Turn) -> None:
+        turn.answer(f"saved {short_path(path)}{note}")
+        self.samples_panel.folder_changed()
+
+    def _predict_drawing(self, pixels: list[float]) -> Any:
+        """The model's answer for a drawing, centred like MNIST first (worker threads only)."""
+        import numpy as np  # noqa: PLC0415
+
+        from tui.core.preprocess import preprocess_gray  # noqa: PLC0415
+
+        side = int(round(len(pixels) ** 0.5))
+        input28 = preprocess_gray(np.asarray(pixels, dtype=np.float32).reshape(side, side))
+        return self.predictor().predict_input(input28)
+
+    @on(DrawPanel.PredictWanted)
+    def _predict_drawing_live(self, message: DrawPanel.PredictWanted) -> None:
+        """Predict the drawing in a worker, one at a time: requests that come meanwhile keep only the newest."""
+        message.stop()
+        if self._draw_busy:
+            self._draw_pending = message
+            return
+        self._draw_busy = True
+        panel, pixels, version = self.draw_panel, message.pixels, message.version
+        if self._predictor is None:
+            panel.show_message(Text("loading the model…", style="dim"), version)
+
+        def work() -> None:
+            try:
+                prediction = self._predict_drawing(pixels)
+            except ImageError:
+                self._from_thread(panel.show_message, Text("no digit yet: keep drawing", style="dim"), version)
+            except Exception as exc:  # noqa: BLE001 - shown in the panel; the log is not flooded while drawing
+                self._from_thread(panel.show_message, error_text(one_line(exc)), version)
+            else:
+                self._from_thread(panel.show_prediction, prediction, version)
+            finally:
+                self._from_thread(self._drawing_predicted)
+
+        self.run_worker(work, thread=True, group="draw", description="predicting the drawing", exit_on_error=False)
+
+    def _drawing_predicted(self) -> None:
+        self._draw_busy = False
+        pending, self._draw_pending = self._draw_pending, None
+        if pending is not None:
+            self._predict_drawing_live(pending)
+
     # -- evaluating -------------------------------------------------------------------------------
 
     def _cmd_evaluate(self, command: Command, turn: Turn) -> None:
@@ -469,13 +583,14 @@ class DigitrecApp(App[int]):
             return
         options = dict(command.options)
         preset = options.pop("preset")
+        output = options.pop("output", None)
         self.action_show_panel("train", focus=False)
         turn.answer(Text("starting a training run…", style="dim"))
 
         def work() -> None:
             from tui.core.launch import start_training  # noqa: PLC0415
 
-            run_dir = start_training(preset, options, data=self.data)
+            run_dir = start_training(preset, options, output=output, data=self.data)
             self._from_thread(self._follow, run_dir, turn, "started")
 
         self._in_thread(turn, "train", "starting a training run", work)
@@ -606,6 +721,10 @@ class DigitrecApp(App[int]):
                 keys.append((binding.key.replace(",", " / "), binding.tooltip or binding.description))
         keys.append(("← / → (mistakes)", "previous / next misclassified digit in the Evaluate panel"))
         keys.append(("a (sample tree)", "predict every sample image"))
+        keys.append(("r (sample tree)", "read the highlighted image as a number of several digits"))
+        keys.append(("mouse (canvas)", "drag to draw; the right button (or ctrl) erases"))
+        keys.append(("arrows / space (canvas)", "move the cursor / pen down or up: with the pen down, moving draws"))
+        keys.append(("e / c / s (canvas)", "eraser on or off / clear / save into the samples folder"))
         keys.append(("enter", "run the command; predict the selected image; use the selected model"))
         return keys
 
@@ -620,6 +739,7 @@ class DigitrecApp(App[int]):
                 "evaluate": ("#mistakes",),
                 "samples": ("#sample-tree", "#predict-all"),
                 "models": ("#models-table",),
+                "draw": ("#canvas",),
             }[panel]
             for target in targets:
                 widgets = self.query(target)
@@ -656,6 +776,9 @@ class DigitrecApp(App[int]):
         for browser in self.query(MistakeBrowser):
             browser.mode = mode
         self.samples_panel.mode = mode
+        self.draw_panel.mode = mode
+        for view in self.query(NumberView):
+            view.mode = mode
 
     async def action_quit(self) -> None:
         state = self.train_panel.state
@@ -684,7 +807,11 @@ class DigitrecApp(App[int]):
         for panel in PANELS:
             yield SystemCommand(f"Show the {panel.title()} panel", f"Switch the side panel to {panel.title()}",
                                 lambda p=panel: self.action_show_panel(p))
-        yield SystemCommand("Toggle the side panel", "Show or hide the side panel (F6)", self.action_toggle_panel)
+        yield SystemCommand("Toggle the side panel", "Show or hide the side panel (F7)", self.action_toggle_panel)
+        yield SystemCommand("Draw a digit", "Draw in the Draw panel and watch the model read it live (F6)",
+                            lambda: self.execute("draw"))
+        yield SystemCommand("Save the drawing", f"Save the drawn digit into {self.samples_dir}/",
+                            lambda: self.execute("draw save"))
         yield SystemCommand("Start training", "Train with the Train panel's settings (ctrl+t)", self.action_start_training)
         yield SystemCommand("Stop training", "Stop the followed run; its best checkpoint is kept (ctrl+s)",
                             self.action_stop_training)

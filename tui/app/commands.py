@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tui.core.config import ConfigError, parse_override, preset_config
@@ -34,12 +35,16 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("help", "help [COMMAND]", "list the commands and keys, or explain one command", ("?", "h")),
         CommandSpec(
             "train",
-            "train [PRESET] [preset=NAME] [epochs=N] [batch_size=N] [lr=X] [subset=N] ...",
-            "start a training run in the background and follow it in the Train panel",
+            "train [PRESET] [preset=NAME] [epochs=N] [batch_size=N] [lr=X] [subset=N] [output=PATH.h5] ...",
+            "start a training run in the background and follow it in the Train panel; the model is saved to "
+            "output (default models/digit_recognizer.h5)",
         ),
         CommandSpec("stop", "stop", "stop the training run being followed (the best checkpoint is kept)"),
         CommandSpec("evaluate", "evaluate [limit=N]", "evaluate the active model on the MNIST test set", ("eval",)),
         CommandSpec("predict", "predict PATH...", "recognise the digit in one or more images (files or folders)"),
+        CommandSpec("read", "read PATH", "read a number of several digits (e.g. 2026) written in one image"),
+        CommandSpec("draw", "draw [clear|save]",
+                    "draw a digit in the Draw panel (F6) and watch it read live; `draw save` keeps it in sample_images/"),
         CommandSpec("samples", "samples [FOLDER]", "predict every image in sample_images/ (or FOLDER)"),
         CommandSpec("models", "models", "list the models in models/ with their accuracy"),
         CommandSpec("use", "use PATH", "make PATH the active model"),
@@ -54,6 +59,7 @@ COMMANDS: dict[str, CommandSpec] = {
 ALIASES: dict[str, str] = {alias: spec.name for spec in COMMANDS.values() for alias in spec.aliases}
 
 RENDER_MODES = ("ascii", "blocks")
+DRAW_ACTIONS = ("clear", "save")
 MAX_ECHO = 40  # how much of a bad token to quote back in an error message
 
 
@@ -146,6 +152,13 @@ def _render(name: str, rest: list[str]) -> Command:
     return Command(name, tuple(a.lower() for a in cmd.args))
 
 
+def _draw(name: str, rest: list[str]) -> Command:
+    cmd = _at_most_one(name, rest)
+    if cmd.args and cmd.args[0].lower() not in DRAW_ACTIONS:
+        raise CommandError(f"`draw` takes `clear` or `save`, not {_show(cmd.args[0])}; usage: {COMMANDS[name].usage}")
+    return Command(name, tuple(a.lower() for a in cmd.args))
+
+
 def _split_option(token: str, name: str) -> tuple[str, str]:
     key, sep, value = token.partition("=")
     if not sep or not key:
@@ -157,6 +170,7 @@ def _split_option(token: str, name: str) -> tuple[str, str]:
 
 def _train(name: str, rest: list[str]) -> Command:
     preset: str | None = None
+    output: str | None = None
     overrides: dict[str, Any] = {}
     for token in rest:
         if "=" not in token:
@@ -165,6 +179,9 @@ def _train(name: str, rest: list[str]) -> Command:
             preset = token
             continue
         key, value = _split_option(token, name)
+        if key == "output":
+            output = _model_output(value)
+            continue
         if key == "preset":
             if preset is not None:
                 raise CommandError(f"give one preset only (got {_show(preset)} and {_show(value)})")
@@ -184,7 +201,14 @@ def _train(name: str, rest: list[str]) -> Command:
         raise CommandError(_one_line(str(exc))) from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise CommandError(f"bad training setting: {_one_line(str(exc))}") from None
-    return Command(name, (), {"preset": preset, **overrides})
+    return Command(name, (), {"preset": preset, **overrides, **({"output": output} if output else {})})
+
+
+def _model_output(value: str) -> str:
+    """Where a run saves its model: any path, as long as it names an HDF5 file."""
+    if Path(value).suffix.lower() != ".h5":
+        raise CommandError(f"output must be a .h5 file path, e.g. output=models/mine.h5 (got {_show(value)})")
+    return value
 
 
 def _evaluate(name: str, rest: list[str]) -> Command:
@@ -212,6 +236,8 @@ _PARSERS = {
     "evaluate": _evaluate,
     "predict": _predict,
     "samples": _at_most_one,
+    "read": _exactly_one,
+    "draw": _draw,
     "use": _exactly_one,
     "attach": _at_most_one,
     "render": _render,

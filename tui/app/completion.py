@@ -14,8 +14,8 @@ from tui.app.commands import ALIASES, COMMANDS
 from tui.core.config import OVERRIDABLE
 from tui.core.presets import PRESETS
 
-PATH_COMMANDS = ("predict", "use", "samples")
-TRAIN_KEYS = ("preset", "epochs", "batch_size", "lr", "subset", *(k for k in OVERRIDABLE if k not in ("epochs", "batch_size", "learning_rate", "train_subset")))
+PATH_COMMANDS = ("predict", "use", "samples", "read")
+TRAIN_KEYS = ("preset", "epochs", "batch_size", "lr", "subset", "output", *(k for k in OVERRIDABLE if k not in ("epochs", "batch_size", "learning_rate", "train_subset")))
 
 
 def complete(value: str, cwd: Path | None = None, run_ids: Iterable[str] = ()) -> str | None:
@@ -31,13 +31,15 @@ def complete(value: str, cwd: Path | None = None, run_ids: Iterable[str] = ()) -
     if name in PATH_COMMANDS:
         done = complete_path(last, cwd or Path.cwd())
     elif name == "train":
-        done = _complete_train(last)
+        done = _complete_train(last, cwd or Path.cwd())
     elif name == "attach":
         done = _first(last, list(run_ids))
     elif name == "help":
         done = _first(last, list(COMMANDS))
     elif name == "render":
         done = _first(last, ["ascii", "blocks"])
+    elif name == "draw":
+        done = _first(last, ["clear", "save"])
     else:
         done = None
     return prefix + done if done else None
@@ -52,13 +54,16 @@ def _first(prefix: str, options: list[str]) -> str | None:
     return None
 
 
-def _complete_train(token: str) -> str | None:
+def _complete_train(token: str, cwd: Path) -> str | None:
     key, sep, value = token.partition("=")
     if not sep:
         keys = _first(token, [f"{k}=" for k in TRAIN_KEYS])
         return keys or _first(token, list(PRESETS))
     if key == "preset":
         done = _first(value, list(PRESETS))
+        return f"{key}={done}" if done else None
+    if key == "output":
+        done = complete_path(value, cwd)
         return f"{key}={done}" if done else None
     if key == "lr_schedule":
         done = _first(value, ["constant", "cosine", "onecycle"])

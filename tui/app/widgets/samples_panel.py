@@ -1,5 +1,6 @@
 """The Samples panel: browse an image folder, preview an image as it is and as the model will
-see it, predict the selected one (enter) or all of them."""
+see it, predict the selected one (enter), read it as a number of several digits (r), or predict
+all of them."""
 
 from __future__ import annotations
 
@@ -28,13 +29,27 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 class ImageTree(DirectoryTree):
     """A directory tree that shows only folders and image files."""
 
-    BINDINGS = [Binding("a", "predict_all", "Predict all", id="samples-predict-all")]
+    BINDINGS = [
+        Binding("a", "predict_all", "Predict all", id="samples-predict-all", tooltip="predict every image"),
+        Binding("r", "read_number", "Read number", id="samples-read",
+                tooltip="read the highlighted image as a number of several digits"),
+    ]
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         return [p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES)]
 
     def action_predict_all(self) -> None:
         self.post_message(CommandRequested("samples"))
+
+    def action_read_number(self) -> None:
+        from shlex import quote  # noqa: PLC0415
+
+        node = self.cursor_node
+        path = getattr(node.data, "path", None) if node is not None else None
+        if path is not None and Path(path).is_file():
+            self.post_message(CommandRequested(f"read {quote(str(short_path(Path(path))))}"))
+        else:
+            self.notify("highlight an image file first", severity="warning", title="read a number")
 
 
 class SamplesPanel(Vertical):
@@ -54,7 +69,7 @@ class SamplesPanel(Vertical):
         with Horizontal(classes="panel-buttons"):
             yield Button("Predict all (a)", id="predict-all", variant="primary",
                          tooltip="predict every image in the folder", compact=True)
-            yield Label(f"{self.folder}/ · enter: predict", id="samples-title")
+            yield Label(f"{self.folder}/ · enter: predict · r: read a number", id="samples-title")
         with Horizontal(id="samples-top"):
             if self.folder.is_dir():
                 yield ImageTree(self.folder, id="sample-tree")
@@ -67,6 +82,15 @@ class SamplesPanel(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#sample-results", DataTable).add_columns("file", "digit", "confidence", "note")
+
+    def folder_changed(self) -> None:
+        """Show files added to the folder (a saved drawing); the folder may have just been created."""
+        trees = self.query(ImageTree)
+        if trees:
+            trees.first().reload()
+        elif self.folder.is_dir():
+            self.query("#sample-tree-missing").remove()
+            self.query_one("#samples-top").mount(ImageTree(self.folder, id="sample-tree"), before="#sample-preview")
 
     @on(Button.Pressed, "#predict-all")
     def _predict_all(self) -> None:
@@ -126,11 +150,16 @@ def preview_text(path: Path, mode: str = "ascii") -> Text:
         pre = preprocess_path(path)
         left = ascii_image(pre.gray, width=28, mode=mode) if pre.gray is not None else []
         right = ascii_digit(pre.input28, mode=mode)
-        width = max((len(line) for line in left), default=0)
-        head = f"{'as it is'.ljust(width)}   as the model sees it"
+        # A tall image is drawn narrower than its heading: pad it so the right column starts where its heading does.
+        width = max([len(PREVIEW_LEFT), *(len(line) for line in left)])
+        left = [line.ljust(width) for line in left] or [" " * width]
+        head = f"{PREVIEW_LEFT.ljust(width)}   as the model sees it"
         return Text("\n".join([head, *side_by_side(left, right, gap=3)]), no_wrap=True)
     except Exception as exc:  # a bad image is a message here, never a crash
         return verdict(_Failed(str(path), _message(exc)))
+
+
+PREVIEW_LEFT = "as it is"
 
 
 @dataclass

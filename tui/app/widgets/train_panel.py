@@ -25,6 +25,7 @@ from tui.core import runs
 from tui.core.config import preset_config
 from tui.core.presets import DEFAULT_PRESET, PRESETS
 
+DEFAULT_OUTPUT = "models/digit_recognizer.h5"  # where a run saves its model unless told otherwise
 POLL_SECONDS = 0.25  # how often the events file is read; also caps plot redraws at 4 a second
 START_GRACE_SECONDS = 120  # a launched run with no events and no process after this is lost
 
@@ -118,6 +119,10 @@ class TrainPanel(VerticalScroll):
                 kind = "number" if input_id == "lr" else "integer"
                 yield Input(id=input_id, type=kind, classes="train-field",
                             tooltip=input_id.replace("_", " "), compact=True)
+        with Horizontal(id="train-output-row"):
+            yield Label("save to", id="output-label")
+            yield Input(id="output", placeholder=DEFAULT_OUTPUT, compact=True,
+                        tooltip="where the trained model is saved (a .h5 file)")
         with Horizontal(id="train-buttons"):
             yield Button("Start ^t", id="start-training", variant="success", tooltip="start training (ctrl+t)",
                          compact=True)
@@ -159,6 +164,9 @@ class TrainPanel(VerticalScroll):
             value = self.query_one(f"#{input_id}", Input).value.strip()
             if value:
                 parts.append(f"{key}={value}")
+        output = self.query_one("#output", Input).value.strip()
+        if output:
+            parts.append(shlex.quote(f"output={output}"))
         return " ".join(parts)
 
     @on(Button.Pressed, "#start-training")

@@ -1,0 +1,422 @@
+"""The Draw panel: draw a digit with the mouse or the keyboard and watch the model read it live.
+
+The drawing is a 28x28 :class:`Sketch` painted with a soft round brush, shown as half blocks (one
+terminal cell holds two pixels) so it fits an 80x24 terminal. The panel only draws: it asks the
+app for a prediction (:class:`DrawPanel.PredictWanted`, at most a few a second) and the app
+answers from a worker with :meth:`DrawPanel.show_prediction`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Button, Static
+
+from tui.app.messages import CommandRequested
+from tui.app.widgets.prediction import ART_WIDTH, BAR_FRAME, BAR_WIDTH, GAP, digit_with_bars, verdict
+
+SIDE = 28
+# The brush inks fully within BRUSH_CORE pixels of its centre and fades out by BRUSH_EDGE: strokes
+# about 3 px wide, which preprocessing scales to MNIST's 2-3 px when a digit fills the canvas.
+BRUSH_CORE, BRUSH_EDGE = 0.9, 1.9
+ERASER_CORE, ERASER_EDGE = 1.5, 2.5
+PREDICT_EVERY_S = 0.2  # live predictions while drawing: at most five a second
+INK_THRESHOLD = 0.05
+START_TEXT = "draw a digit: drag with the mouse (right button or ctrl erases), or arrows + space; c clears, s saves"
+
+
+class Sketch:
+    """A 28x28 drawing, ink in [0, 1] (1 = ink, as MNIST), row by row; no Textual, no numpy."""
+
+    def __init__(self, side: int = SIDE) -> None:
+        self.side = side
+        self.pixels = [0.0] * (side * side)
+
+    def clear(self) -> None:
+        self.pixels = [0.0] * (self.side * self.side)
+
+    @property
+    def blank(self) -> bool:
+        return max(self.pixels) < INK_THRESHOLD
+
+    def at(self, x: int, y: int) -> float:
+        return self.pixels[y * self.side + x]
+
+    def rows(self) -> list[list[float]]:
+        s = self.side
+        return [self.pixels[r * s:(r + 1) * s] for r in range(s)]
+
+    def stamp(self, x: float, y: float, erase: bool = False) -> bool:
+        """Press the brush (or the eraser) at pixel coordinates (x, y); True if anything changed."""
+        core, edge = (ERASER_CORE, ERASER_EDGE) if erase else (BRUSH_CORE, BRUSH_EDGE)
+        changed = False
+        for py in range(max(0, math.floor(y - edge)), min(self.side, math.ceil(y + edge))):
+            for px in range(max(0, math.floor(x - edge)), min(self.side, math.ceil(x + edge))):
+                d = math.hypot(px + 0.5 - x, py + 0.5 - y)
+                amount = min(1.0, max(0.0, (edge - d) / (edge - core)))
+                if amount <= 0:
+                    continue
+                i = py * self.side + px
+                old = self.pixels[i]
+                new = min(old, 1.0 - amount) if erase else max(old, amount)
+                if new != old:
+                    self.pixels[i] = new
+                    changed = True
+        return changed
+
+    def line(self, x0: float, y0: float, x1: float, y1: float, erase: bool = False) -> bool:
+        """Stamp along a straight stroke, closely enough that fast mouse moves leave no gaps."""
+        steps = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / 0.5))
+        changed = False
+        for k in range(steps + 1):
+            t = k / steps
+            changed |= self.stamp(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, erase)
+        return changed
+
+
+def _grey(level: float) -> Color:
+    v = round(18 + 237 * level)
+    return Color.from_rgb(v, v, v)
+
+
+CURSOR_COLOURS = {"up": Color.parse("#e5c07b"), "down": Color.parse("#ff5f5f"), "erase": Color.parse("#56b6c2")}
+
+
+class DrawCanvas(Widget, can_focus=True):
+    """The drawing surface: 28 columns by 14 rows, two pixels per cell, white ink on black."""
+
+    DEFAULT_CSS = """
+    DrawCanvas {
+        width: 28;
+        height: 14;
+    }
+    """
+
+    BINDINGS = [
+        Binding("up", "move(0, -1)", "Up", show=False),
+        Binding("down", "move(0, 1)", "Down", show=False),
+        Binding("left", "move(-1, 0)", "Left", show=False),
+        Binding("right", "move(1, 0)", "Right", show=False),
+        Binding("shift+up", "move(0, -3)", "Up 3", show=False),
+        Binding("shift+down", "move(0, 3)", "Down 3", show=False),
+        Binding("shift+left", "move(-3, 0)", "Left 3", show=False),
+        Binding("shift+right", "move(3, 0)", "Right 3", show=False),
+        Binding("space", "toggle_pen", "Pen", id="draw-pen", tooltip="pen down (moving paints) or up"),
+        Binding("e", "toggle_eraser", "Eraser", id="draw-eraser", tooltip="switch between brush and eraser"),
+        Binding("c", "clear", "Clear", id="draw-clear", tooltip="clear the drawing"),
+        Binding("s", "save", "Save", id="draw-save", tooltip="save the drawing into the samples folder"),
+    ]
+
+    pen_down: reactive[bool] = reactive(False)
+    eraser: reactive[bool] = reactive(False)
+    cursor: reactive[tuple[int, int]] = reactive((SIDE // 2, SIDE // 2))
+
+    @dataclass
+    class Changed(Message):
+        """The drawing changed; only the newest one matters."""
+
+        canvas: DrawCanvas
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, DrawCanvas.Changed)
+
+    @dataclass
+    class ToolChanged(Message):
+        """Pen, eraser or cursor changed (the status line shows them)."""
+
+        canvas: DrawCanvas
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sketch = Sketch()
+        self._stroke: tuple[float, float] | None = None  # last mouse point of a stroke in progress
+        self._stroke_erases = False
+        self._styles: dict[tuple[int, int, str | None, str | None], Style] = {}
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _changed(self) -> None:
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def clear(self) -> None:
+        self.sketch.clear()
+        self._changed()
+
+    def action_clear(self) -> None:
+        self.clear()
+
+    def action_save(self) -> None:
+        self.post_message(CommandRequested("draw save"))
+
+    def action_toggle_pen(self) -> None:
+        self.pen_down = not self.pen_down
+        if self.pen_down and self.sketch.stamp(self.cursor[0] + 0.5, self.cursor[1] + 0.5, self.eraser):
+            self._changed()
+
+    def action_toggle_eraser(self) -> None:
+        self.eraser = not self.eraser
+
+    def action_move(self, dx: int, dy: int) -> None:
+        x0, y0 = self.cursor
+        x1, y1 = min(SIDE - 1, max(0, x0 + dx)), min(SIDE - 1, max(0, y0 + dy))
+        self.cursor = (x1, y1)
+        if self.pen_down and self.sketch.line(x0 + 0.5, y0 + 0.5, x1 + 0.5, y1 + 0.5, self.eraser):
+            self._changed()
+
+    def watch_pen_down(self) -> None:
+        self._tool_changed()
+
+    def watch_eraser(self) -> None:
+        self._tool_changed()
+
+    def watch_cursor(self) -> None:
+        self._tool_changed()
+
+    def _tool_changed(self) -> None:
+        self.refresh()
+        if self.is_mounted:
+            self.post_message(self.ToolChanged(self))
+
+    # -- the mouse ----------------------------------------------------------------------------
+
+    def _point(self, event: events.MouseEvent) -> tuple[float, float]:
+        """Pixel coordinates of the pointer; without pixel-precise mouse reports, the cell's centre."""
+        x, y = event.pointer_x, event.pointer_y
+        x = x if x != int(x) else x + 0.5
+        y = y * 2 if y != int(y) else y * 2 + 1.0
+        return x, y
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        event.stop()
+        self.focus()
+        self.capture_mouse()
+        self._stroke_erases = event.button == 3 or event.ctrl or self.eraser
+        self._stroke = self._point(event)
+        self._cursor_to(self._stroke)
+        if self.sketch.stamp(*self._stroke, erase=self._stroke_erases):
+            self._changed()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._stroke is None:
+            return
+        point = self._point(event)
+        if self.sketch.line(*self._stroke, *point, erase=self._stroke_erases):
+            self._changed()
+        self._stroke = point
+        self._cursor_to(point)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._stroke is not None:
+            self._stroke = None
+            self.release_mouse()
+
+    def _cursor_to(self, point: tuple[float, float]) -> None:
+        self.cursor = (min(SIDE - 1, max(0, int(point[0]))), min(SIDE - 1, max(0, int(point[1]))))
+
+    # -- rendering ----------------------------------------------------------------------------
+
+    def _style(self, top: float, bottom: float, top_mark: str | None, bottom_mark: str | None) -> Style:
+        key = (round(top * 32), round(bottom * 32), top_mark, bottom_mark)
+        style = self._styles.get(key)
+        if style is None:
+            fg = CURSOR_COLOURS[top_mark] if top_mark else _grey(key[0] / 32)
+            bg = CURSOR_COLOURS[bottom_mark] if bottom_mark else _grey(key[1] / 32)
+            style = self._styles[key] = Style(color=fg, bgcolor=bg)
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y >= SIDE // 2:
+            return Strip.blank(width)
+        mark = "erase" if self.eraser else ("down" if self.pen_down else "up")
+        cx, cy = self.cursor if self.has_focus else (-1, -1)
+        top, bottom = 2 * y, 2 * y + 1
+        segments = []
+        for x in range(SIDE):
+            top_mark = mark if (x, top) == (cx, cy) else None
+            bottom_mark = mark if (x, bottom) == (cx, cy) else None
+            style = self._style(self.sketch.at(x, top), self.sketch.at(x, bottom), top_mark, bottom_mark)
+            segments.append(Segment("▀", style))
+        strip = Strip(Segment.simplify(segments), SIDE)
+        return strip.extend_cell_length(width) if width > SIDE else strip.crop(0, width)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+
+class DrawPanel(Horizontal):
+    """The canvas beside the live prediction, its status line and the Clear and Save buttons."""
+
+    @dataclass
+    class PredictWanted(Message):
+        """The drawing changed: predict ``pixels`` (28x28 ink, row by row) and call back with ``version``."""
+
+        pixels: list[float]
+        version: int
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, DrawPanel.PredictWanted)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.version = 0  # bumped on every change, so a late answer for an older drawing is ignored
+        self.prediction: Any = None
+        self.mode = "ascii"
+        self._shown_version = -1
+        self._timer: Any = None
+
+    def compose(self) -> ComposeResult:
+        canvas = DrawCanvas(id="canvas")
+        canvas.tooltip = "draw here: drag with the mouse; the right button erases"
+        yield canvas
+        with Vertical(id="draw-side"):
+            yield Static(Text(START_TEXT, style="dim"), id="draw-prediction")
+            yield Static("", id="draw-status")
+            with Horizontal(id="draw-buttons"):
+                yield Button("Clear (c)", id="draw-clear", compact=True, tooltip="clear the drawing")
+                yield Button("Save (s)", id="draw-save", variant="primary", compact=True,
+                             tooltip="save the drawing into the samples folder, named by its digit")
+
+    @property
+    def canvas(self) -> DrawCanvas:
+        return self.query_one("#canvas", DrawCanvas)
+
+    def on_mount(self) -> None:
+        self._show_status(self.canvas)
+
+    @on(Button.Pressed, "#draw-clear")
+    def _clear_pressed(self) -> None:
+        self.canvas.clear()
+
+    @on(Button.Pressed, "#draw-save")
+    def _save_pressed(self) -> None:
+        self.post_message(CommandRequested("draw save"))
+
+    @on(DrawCanvas.ToolChanged)
+    def _tool_changed(self, message: DrawCanvas.ToolChanged) -> None:
+        self._show_status(message.canvas)
+
+    def _show_status(self, canvas: DrawCanvas) -> None:
+        tool = "eraser" if canvas.eraser else "brush"
+        pen = "down" if canvas.pen_down else "up"
+        self.query_one("#draw-status", Static).update(Text.assemble(
+            (f"{tool}, pen {pen}", "bold"), f" at {canvas.cursor[0]},{canvas.cursor[1]}",
+            ("  arrows move · space pen · e eraser", "dim"),
+        ))
+
+    @on(DrawCanvas.Changed)
+    def _drawing_changed(self, message: DrawCanvas.Changed) -> None:
+        message.stop()
+        self.version += 1
+        if message.canvas.sketch.blank:
+            self.prediction = None
+            self._shown_version = self.version
+            self.query_one("#draw-prediction", Static).update(Text(START_TEXT, style="dim"))
+            return
+        if self._timer is None:  # coalesce a burst of strokes into one request per period
+            self._timer = self.set_timer(PREDICT_EVERY_S, self._request_prediction)
+
+    def _request_prediction(self) -> None:
+        self._timer = None
+        sketch = self.canvas.sketch
+        if not sketch.blank:
+            self.post_message(self.PredictWanted(list(sketch.pixels), self.version))
+
+    def show_prediction(self, prediction: Any, version: int) -> None:
+        """Show the model's answer for drawing ``version`` unless a newer one was shown already."""
+        if version < self._shown_version:
+            return
+        self._shown_version = version
+        self.prediction = prediction
+        self._draw_prediction()
+
+    def show_message(self, text: Text | str, version: int) -> None:
+        """A line in place of the prediction (no digit found yet, no model, loading)."""
+        if version < self._shown_version:
+            return
+        self._shown_version = version
+        self.prediction = None
+        self.query_one("#draw-prediction", Static).update(text)
+
+    def on_resize(self) -> None:
+        self._draw_prediction()
+
+    def _draw_prediction(self) -> None:
+        if self.prediction is None:
+            return
+        width = self.query_one("#draw-side").content_size.width or None
+        self.query_one("#draw-prediction", Static).update(drawn_prediction_text(self.prediction, self.mode, width))
+
+
+def drawn_prediction_text(prediction: Any, mode: str = "ascii", width: int | None = None) -> Text:
+    """The verdict over the probability bars; with room, the digit as the model saw it beside them."""
+    head = Text("looks like ", style="bold")
+    head.append_text(verdict(prediction))
+    probabilities = getattr(prediction, "probabilities", None)
+    if getattr(prediction, "error", None) or probabilities is None:
+        return head
+    width = width or ART_WIDTH + GAP + BAR_FRAME + BAR_WIDTH
+    if width >= ART_WIDTH + GAP + BAR_FRAME + 10:
+        bar_width = min(BAR_WIDTH, width - ART_WIDTH - GAP - BAR_FRAME)
+        body = digit_with_bars(prediction.input28, probabilities, mode=mode, highlight=prediction.digit,
+                               bar_width=bar_width)
+    else:
+        body = digit_with_bars(None, probabilities, highlight=prediction.digit,
+                               bar_width=max(4, min(BAR_WIDTH, width - BAR_FRAME)))
+    return Text("\n").join([head, body])
+
+
+def drawing_path(folder: Path, digit: int | None, now: float | None = None) -> Path:
+    """A new file name for a saved drawing, the predicted digit first: ``7_drawn_20261124-101500.png``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    stem = f"{digit}_drawn_{stamp}" if digit is not None else f"drawn_{stamp}"
+    path = folder / f"{stem}.png"
+    n = 2
+    while path.exists():
+        path = folder / f"{stem}-{n}.png"
+        n += 1
+    return path
+
+
+def save_drawing(pixels: list[float], folder: Path, digit: int | None, side: int = SIDE, scale: int = 10) -> Path:
+    """Write the drawing as a dark-on-white PNG, ``scale`` times its size, never over an existing file."""
+    import numpy as np  # noqa: PLC0415 - numpy and Pillow are kept off the app's start-up
+    from PIL import Image  # noqa: PLC0415
+
+    ink = np.clip(np.asarray(pixels, dtype=np.float32).reshape(side, side), 0.0, 1.0)
+    image = Image.fromarray(np.rint(255 * (1.0 - ink)).astype(np.uint8))
+    image = image.resize((side * scale, side * scale), Image.Resampling.BILINEAR)
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = drawing_path(folder, digit)
+        try:
+            fh = open(path, "xb")  # exclusive: a file that appeared meanwhile is never replaced
+        except FileExistsError:
+            continue
+        try:
+            with fh:
+                image.save(fh, format="PNG")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
