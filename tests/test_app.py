@@ -244,6 +244,55 @@ async def test_train_form_builds_the_train_command(workdir):
         assert "epochs must be at least 1" in last_text(app)
 
 
+async def test_train_output_goes_to_the_launcher_and_must_be_an_h5_file(workdir, monkeypatch):
+    started = []
+
+    def start_training(preset, overrides, output=None, data=None):
+        started.append((preset, overrides, output))
+        return ScriptedRun(workdir / "runs", name=f"run-{len(started)}").path
+
+    monkeypatch.setattr("tui.core.launch.start_training", start_training)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_command(pilot, "train fast epochs=1 output=models/mine.h5")
+        await settle(pilot, lambda: "started run run-1" in last_text(app))
+        assert started == [("fast", {"epochs": 1}, "models/mine.h5")]
+        app.train_panel.state.status = "done"  # let the next one start
+
+        await type_command(pilot, "train output=models/mine.txt")
+        assert "output must be a .h5 file path" in last_text(app) and len(started) == 1
+        assert app.conversation.last_turn.has_class("-error")
+
+        panel = app.train_panel
+        assert panel.query_one("#output").placeholder == "models/digit_recognizer.h5"
+        panel.query_one("#output").value = "models/my model.h5"
+        assert panel.command_text() == "train preset=default 'output=models/my model.h5'"
+        await pilot.press("ctrl+t")
+        await settle(pilot, lambda: len(started) == 2)
+        assert started[1] == ("default", {}, "models/my model.h5")
+        await type_command(pilot, "help train")
+        assert "output=PATH.h5" in last_text(app)
+
+
+def test_draw_read_and_output_parse_and_complete(tmp_path):
+    from tui.app.commands import CommandError, parse_command
+    from tui.app.completion import complete
+
+    assert parse_command("draw").args == () and parse_command("DRAW Save").args == ("save",)
+    assert parse_command("read 'my number.png'").args == ("my number.png",)
+    for bad, message in (("draw erase", "`draw` takes `clear` or `save`"), ("read", "exactly one argument"),
+                         ("read a.png b.png", "exactly one argument"), ("train output=.h5", "must be a .h5 file"),
+                         ("train output=", "needs a value")):
+        with pytest.raises(CommandError, match=message):
+            parse_command(bad)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "numbers.png").write_bytes(b"")
+    assert complete("train out", tmp_path) == "train output="
+    assert complete("train output=mo", tmp_path) == "train output=models/"
+    assert complete("read num", tmp_path) == "read numbers.png"
+    assert complete("draw s", tmp_path) == "draw save"
+
+
 async def test_stop_without_a_run_says_so(workdir):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

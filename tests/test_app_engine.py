@@ -8,12 +8,14 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 from textual.widgets import DataTable, Static
 
 from test_app import last_text, make_app, settle, type_command
 from tui.app.widgets.evaluate_panel import MistakeBrowser
+from tui.app.widgets.number import NumberView
 from tui.app.widgets.plots import MetricPlot
 from tui.app.widgets.prediction import PredictionView
 from tui.core import runs
@@ -78,6 +80,48 @@ async def test_samples_panel_previews_predicts_on_enter_and_predicts_all(project
         table = app.query_one("#sample-results", DataTable)
         await settle(pilot, lambda: table.row_count == 3, timeout=30)
         assert "2 of 3 images recognised" in last_text(app)
+
+
+def number_image(mnist, trained_model, path, count: int = 4) -> str:
+    """MNIST test digits the model gets right on their own, side by side, dark on light; returns the labels."""
+    from tui.core.inference import Predictor
+
+    predictor = Predictor(trained_model)
+    right = [i for i in range(40) if int(np.argmax(predictor.predict_arrays(mnist.x_test[i:i + 1])[0])) == mnist.y_test[i]]
+    chosen = right[:count]
+    strip = np.pad(np.concatenate([mnist.x_test[i] for i in chosen], axis=1), 8)
+    Image.fromarray((255 - strip).astype(np.uint8)).resize((strip.shape[1] * 3, strip.shape[0] * 3)).save(path)
+    return "".join(str(int(mnist.y_test[i])) for i in chosen)
+
+
+async def test_read_shows_the_number_and_each_digit_beside_its_bars(project, mnist, trained_model):
+    expected = number_image(mnist, trained_model, project / "sample_images" / "number.png")
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await type_command(pilot, "read sample_images/number.png")
+        await settle(pilot, lambda: bool(app.conversation.last_turn.query(NumberView)), timeout=90)
+        view = app.conversation.last_turn.query_one(NumberView)
+        assert view.reading.text == expected
+        text = last_text(app)
+        assert f"read {expected}" in text
+        for position, digit in enumerate(expected, 1):
+            assert f"#{position} {digit}" in text and f"> {digit} " in text  # each digit with its bars
+        assert "@" in text or "%" in text  # the digits drawn with the ASCII ramp
+
+        await type_command(pilot, "read sample_images/broken.png")
+        await settle(pilot, lambda: app.conversation.last_turn.has_class("-error"), timeout=30)
+        assert "broken.png" in last_text(app)
+
+        await pilot.press("f4")  # r in the Samples panel reads the highlighted image
+        tree = app.query_one("#sample-tree")
+        await settle(pilot, lambda: app.focused is tree and len(tree.root.children) == 4)
+        for _ in range(4):
+            if "number.png" in str(tree.cursor_node.label):
+                break
+            await pilot.press("down")
+        await pilot.press("r")
+        await settle(pilot, lambda: bool(app.conversation.last_turn.query(NumberView)), timeout=30)
+        assert last_text(app).startswith("› read sample_images/number.png")
 
 
 async def test_evaluate_fills_summary_table_heatmap_and_mistakes(project):
