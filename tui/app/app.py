@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -113,6 +113,7 @@ class DigitrecApp(App[int]):
         self._run_ids: list[str] = []
         self._widgets: dict[str, Any] = {}
         self._draw_busy = False
+        self._focus_before_small: Any = None
         self._draw_pending: DrawPanel.PredictWanted | None = None
 
     # -- layout -----------------------------------------------------------------------------
@@ -196,12 +197,22 @@ class DigitrecApp(App[int]):
             self.run_worker(self._check_active_runs, thread=True, group="runs", exit_on_error=False,
                             description="looking for runs still training")
 
-    def on_resize(self) -> None:
-        width, height = self.size
+    def on_resize(self, event: events.Resize) -> None:
+        width, height = event.size  # self.size still holds the old size while this runs
         too_small = width < MIN_WIDTH or height < MIN_HEIGHT
         self.query_one("#too-small", Static).update(
             f"The terminal is too small ({width}x{height}).\nPlease make it at least {MIN_WIDTH}x{MIN_HEIGHT}." if too_small else ""
         )
+        # Hidden widgets lose focus: give it back to where it was when the terminal grows again.
+        if too_small and self._focus_before_small is None:
+            self._focus_before_small = self.focused or self.prompt
+        elif not too_small and self._focus_before_small is not None:
+            widget, self._focus_before_small = self._focus_before_small, None
+            self.call_after_refresh(self._refocus, widget)
+
+    def _refocus(self, widget: Any) -> None:
+        if self.focused is None or not self.focused.display:
+            (widget if widget.is_attached else self.prompt).focus()
 
     def watch_panel_shown(self, shown: bool) -> None:
         self.screen.set_class(not shown, "-panel-hidden")
@@ -421,6 +432,9 @@ class DigitrecApp(App[int]):
     def _show_predictions(self, predictions: list[Any], turn: Turn, as_table: bool) -> None:
         if not predictions:
             turn.answer(error_text("no images found there"), error=True)
+            return
+        if len(predictions) == 1 and predictions[0].error:  # e.g. a folder without images: one line, not a table
+            turn.answer(verdict(predictions[0]), error=True)
             return
         if as_table or len(predictions) > MAX_VIEWS_PER_TURN:
             table = Table(box=None, header_style="bold")

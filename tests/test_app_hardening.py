@@ -1,0 +1,161 @@
+"""Bad input never crashes the app: floods of commands, a second training, quitting mid-work,
+tiny terminals, and broken files each end in a readable one-line turn, and the app keeps working."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from textual.widgets import Static
+
+from test_app import ScriptedRun, last_text, make_app, settle, type_command, workdir  # noqa: F401 - fixture
+from test_app_engine import project  # noqa: F401 - fixture
+from tui.app.widgets.draw_panel import DrawCanvas
+from tui.app.widgets.prediction import PredictionView
+
+PLACEHOLDER = "…"  # "predicting 1 path…", "checking the model file…": an answer still to come
+
+
+def answers(turn) -> list[str]:
+    """The lines of a turn under its command line."""
+    return turn.text.splitlines()[1:]
+
+
+def settled(turn) -> bool:
+    return turn._ready and bool(answers(turn)) and PLACEHOLDER not in turn.text
+
+
+RAPID = [
+    "predict nothing.png", "help", "models", "runs", "evaluate limit=5", "predict", "bogus", "help train",
+    "read missing.png", "use", "render", "render", "samples", "attach nope", "train epochs=x", "draw clear",
+    "stop", "predict a.png b.png", "evaluate limit=0", "help",
+]
+
+
+async def test_twenty_commands_typed_quickly_each_get_their_turn(workdir):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.prompt.focus()
+        for line in RAPID:
+            app.prompt.value = line
+            await pilot.press("enter")  # no waiting for the answers
+        await settle(pilot, lambda: len(app.conversation.turns) == 1 + len(RAPID)
+                     and all(settled(t) for t in app.conversation.turns), timeout=20)
+        turns = app.conversation.turns[1:]
+        assert [t.command for t in turns] == RAPID  # in the order typed
+        assert "no model at" in turns[0].text and "unknown command 'bogus'" in turns[6].text
+        assert all("Traceback" not in t.text and "unexpected error" not in t.text for t in turns)
+        started = time.monotonic()
+        await type_command(pilot, "help draw")  # still responsive
+        assert "draw [clear|save]" in last_text(app) and time.monotonic() - started < 2
+
+
+async def test_a_second_training_is_refused_while_one_runs(workdir):
+    run = ScriptedRun(workdir / "runs")  # its pid is this test's: alive, so the launcher counts it as training
+    run.start()
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_command(pilot, "train fast epochs=1")
+        await settle(pilot, lambda: "already training" in last_text(app))
+        assert run.path.name in last_text(app) and "stop it first" in last_text(app)
+        assert app.conversation.last_turn.has_class("-error") and len(answers(app.conversation.last_turn)) == 1
+        assert [p.name for p in (workdir / "runs").iterdir()] == [run.path.name]  # nothing new was started
+
+        await type_command(pilot, f"attach {run.path}")
+        await settle(pilot, lambda: app.train_panel.is_running)
+        await pilot.press("ctrl+t")  # the form's Start while following it is refused before reaching the launcher
+        await settle(pilot, lambda: "is still training" in last_text(app))
+
+
+class SlowPredictor:
+    """Stands in for the model: each call takes a while, as a first prediction loading TensorFlow does."""
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        self.seconds = seconds
+
+    def predict_paths(self, paths):
+        time.sleep(self.seconds)
+        return []
+
+
+@pytest.mark.parametrize("command", ["predict x.png", "evaluate limit=10"])
+async def test_quitting_while_a_worker_runs_exits_cleanly(workdir, monkeypatch, command):
+    def slow_evaluate(model_path, data_path=None, progress=None, limit=None, predictor=None):
+        for done in range(5):
+            progress(done, 5)
+            time.sleep(0.2)
+        raise AssertionError("the evaluation should have been left behind")
+
+    monkeypatch.setattr("tui.core.evaluate.evaluate", slow_evaluate)
+    app = make_app()
+    app.predictor = lambda: SlowPredictor()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_command(pilot, command)
+        assert any(w.is_running for w in app.workers)
+        await pilot.press("ctrl+q")
+    assert app.return_value == 0
+    time.sleep(1.2)  # the thread finishes after the app has gone, and its answer goes nowhere quietly
+
+
+async def test_tiny_terminals_show_a_notice_and_the_app_comes_back(workdir):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f6", "space", "down", "down")
+        notice = app.query_one("#too-small", Static)
+        for size in ((20, 5), (40, 10), (1, 1), (59, 19), (60, 20), (20, 5), (100, 30)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            small = size[0] < 60 or size[1] < 20
+            assert notice.display is small and app.query_one("#main").display is not small
+            if small:
+                assert f"too small ({size[0]}x{size[1]})" in str(notice.render())
+        canvas = app.query_one(DrawCanvas)
+        await settle(pilot, lambda: canvas.region.height == 14)
+        await pilot.press("down")  # drawing goes on where it was
+        assert canvas.cursor == (14, 17) and not canvas.sketch.blank
+        await type_command(pilot, "help")
+        assert "draw" in last_text(app)
+
+
+# -- broken files, with the real model ------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_broken_files_each_get_a_one_line_answer(project, mnist):
+    bad = project / "bad"
+    bad.mkdir()
+    (bad / "empty.png").write_bytes(b"")
+    (bad / "text.png").write_text("this is not a picture\n")
+    (bad / "no_images").mkdir()
+    (bad / "no_images" / "notes.txt").write_text("nothing to see")
+    (bad / "model.h5").write_text("not a model")
+    Image.fromarray(255 - np.asarray(mnist.x_test[0])).resize((84, 84)).save(bad / "ziffer_ß_7.png")
+    cases = {
+        "predict bad/empty.png": "empty.png",
+        "predict bad/text.png": "text.png",
+        "predict bad/no_images": "no images",
+        "predict bad/missing.png": "does not exist",
+        "read bad/text.png": "text.png",
+        "read bad/empty.png": "empty.png",
+        "samples bad/no_images": "no images",
+        "use bad/model.h5": "model.h5",
+        "use bad/missing.h5": "missing.h5",
+    }
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        for command, named in cases.items():
+            await type_command(pilot, command)
+            turn = app.conversation.last_turn
+            await settle(pilot, lambda: settled(turn), timeout=90)
+            lines = answers(turn)
+            assert turn.has_class("-error"), (command, lines)
+            assert len(lines) == 1 and named in lines[0], (command, lines)
+            assert "Traceback" not in lines[0] and "unexpected error" not in lines[0], (command, lines)
+
+        await type_command(pilot, "predict bad/ziffer_ß_7.png")  # a real image with a non-ASCII name works
+        turn = app.conversation.last_turn
+        await settle(pilot, lambda: bool(turn.query(PredictionView)), timeout=30)
+        assert turn.query_one(PredictionView).prediction.digit == int(mnist.y_test[0])
+        assert "ziffer_ß_7.png" in turn.text and not turn.has_class("-error")
