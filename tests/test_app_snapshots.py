@@ -9,10 +9,13 @@ from PIL import Image, ImageDraw
 from textual.widgets import Static
 
 from test_app import make_app, settle
+from tui.core.presets import PRESETS
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
+    # The Train form shows the default preset's values; pin them so tuning the presets leaves these views alone.
+    monkeypatch.setitem(PRESETS, "default", dict(arch="classic", epochs=15, batch_size=128, learning_rate=1e-3))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DIGITREC_RUNS", str(tmp_path / "runs"))
     monkeypatch.delenv("DIGITREC_MODEL", raising=False)
