@@ -36,6 +36,7 @@ SIDE = 28
 # about 3 px wide, which preprocessing scales to MNIST's 2-3 px when a digit fills the canvas.
 BRUSH_CORE, BRUSH_EDGE = 0.9, 1.9
 ERASER_CORE, ERASER_EDGE = 1.5, 2.5
+TALL_ENOUGH = 19  # panel rows needed to show the model's view of the digit too (verdict, 14 rows, status, buttons)
 PREDICT_EVERY_S = 0.2  # live predictions while drawing: at most five a second
 INK_THRESHOLD = 0.05
 START_TEXT = "draw a digit: drag with the mouse (right button or ctrl erases), or arrows + space; c clears, s saves"
@@ -321,7 +322,7 @@ class DrawPanel(Horizontal):
         pen = "down" if canvas.pen_down else "up"
         self.query_one("#draw-status", Static).update(Text.assemble(
             (f"{tool}, pen {pen}", "bold"), f" at {canvas.cursor[0]},{canvas.cursor[1]}",
-            ("  arrows move · space pen · e eraser", "dim"),
+            ("  space: pen · e: eraser", "dim"),
         ))
 
     @on(DrawCanvas.Changed)
@@ -365,25 +366,30 @@ class DrawPanel(Horizontal):
         if self.prediction is None:
             return
         width = self.query_one("#draw-side").content_size.width or None
-        self.query_one("#draw-prediction", Static).update(drawn_prediction_text(self.prediction, self.mode, width))
+        # The model's view takes 14 more rows: only where the panel is tall enough to keep the buttons in sight.
+        tall = self.size.height >= TALL_ENOUGH
+        self.query_one("#draw-prediction", Static).update(
+            drawn_prediction_text(self.prediction, self.mode, width, with_input=tall))
 
 
-def drawn_prediction_text(prediction: Any, mode: str = "ascii", width: int | None = None) -> Text:
+def drawn_prediction_text(prediction: Any, mode: str = "ascii", width: int | None = None,
+                          with_input: bool = True) -> Text:
     """The verdict over the probability bars; with room, the digit as the model saw it beside them."""
-    head = Text("looks like ", style="bold")
+    # One line whatever the width, so the status and the buttons below never move out of sight.
+    head = Text("looks like ", style="bold", no_wrap=True, overflow="ellipsis")
     head.append_text(verdict(prediction))
     probabilities = getattr(prediction, "probabilities", None)
     if getattr(prediction, "error", None) or probabilities is None:
         return head
     width = width or ART_WIDTH + GAP + BAR_FRAME + BAR_WIDTH
-    if width >= ART_WIDTH + GAP + BAR_FRAME + 10:
+    if with_input and width >= ART_WIDTH + GAP + BAR_FRAME + 10:
         bar_width = min(BAR_WIDTH, width - ART_WIDTH - GAP - BAR_FRAME)
         body = digit_with_bars(prediction.input28, probabilities, mode=mode, highlight=prediction.digit,
                                bar_width=bar_width)
     else:
         body = digit_with_bars(None, probabilities, highlight=prediction.digit,
                                bar_width=max(4, min(BAR_WIDTH, width - BAR_FRAME)))
-    return Text("\n").join([head, body])
+    return Text("\n", no_wrap=True, overflow="ellipsis").join([head, body])
 
 
 def drawing_path(folder: Path, digit: int | None, now: float | None = None) -> Path:
