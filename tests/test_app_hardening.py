@@ -102,6 +102,8 @@ async def test_quitting_while_a_worker_runs_exits_cleanly(workdir, monkeypatch, 
 async def test_tiny_terminals_show_a_notice_and_the_app_comes_back(workdir):
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(6):
+            app.execute("help")
         await pilot.press("f6", "space", "down", "down")
         notice = app.query_one("#too-small", Static)
         for size in ((20, 5), (40, 10), (1, 1), (59, 19), (60, 20), (20, 5), (100, 30)):
@@ -113,6 +115,8 @@ async def test_tiny_terminals_show_a_notice_and_the_app_comes_back(workdir):
                 assert f"too small ({size[0]}x{size[1]})" in str(notice.render())
         canvas = app.query_one(DrawCanvas)
         await settle(pilot, lambda: canvas.region.height == 14)
+        log = app.conversation
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y  # still showing the newest turn
         await pilot.press("down")  # drawing goes on where it was
         assert canvas.cursor == (14, 17) and not canvas.sketch.blank
         await type_command(pilot, "help")

@@ -203,12 +203,13 @@ class DigitrecApp(App[int]):
         self.query_one("#too-small", Static).update(
             f"The terminal is too small ({width}x{height}).\nPlease make it at least {MIN_WIDTH}x{MIN_HEIGHT}." if too_small else ""
         )
-        # Hidden widgets lose focus: give it back to where it was when the terminal grows again.
+        # Hidden widgets lose focus and the log its place: restore both when the terminal grows again.
         if too_small and self._focus_before_small is None:
             self._focus_before_small = self.focused or self.prompt
         elif not too_small and self._focus_before_small is not None:
             widget, self._focus_before_small = self._focus_before_small, None
             self.call_after_refresh(self._refocus, widget)
+            self.conversation.follow_end()
 
     def _refocus(self, widget: Any) -> None:
         if self.focused is None or not self.focused.display:

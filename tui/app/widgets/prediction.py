@@ -88,7 +88,7 @@ def verdict(prediction: Any) -> Text:
     line = Text(no_wrap=False)
     error = getattr(prediction, "error", None)
     if error:
-        if name and not str(error).startswith(name):  # engine messages usually name the file already
+        if name and name not in str(error):  # engine messages usually name the file (or folder) already
             line.append(f"{name}: ", style="bold")
         line.append(str(error), style="bold red")
         return line
