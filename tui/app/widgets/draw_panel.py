@@ -287,9 +287,7 @@ class DrawPanel(Horizontal):
         self._timer: Any = None
 
     def compose(self) -> ComposeResult:
-        canvas = DrawCanvas(id="canvas")
-        canvas.tooltip = "draw here: drag with the mouse; the right button erases"
-        yield canvas
+        yield DrawCanvas(id="canvas")  # no tooltip: it would pop up over the buttons whenever the pen rests
         with Vertical(id="draw-side"):
             yield Static(Text(START_TEXT, style="dim"), id="draw-prediction")
             yield Static("", id="draw-status")
