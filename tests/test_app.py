@@ -443,11 +443,16 @@ def test_downsample_keeps_at_most_one_point_per_column():
 # -- sizes --------------------------------------------------------------------------------------
 
 
-async def test_at_80x24_the_panel_stacks_below_the_log(workdir):
+async def test_at_80x24_the_panel_starts_collapsed_and_stacks_below_the_log(workdir):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.screen.has_class("-narrow")
+        # Collapsed at first, so answers get the whole height...
+        assert not app.query_one("#panels").display and app.conversation.region.height >= 15
+        # ...and a panel key brings it back, stacked below the log.
+        await pilot.press("f2")
+        await pilot.pause()
         log, panels = app.conversation.region, app.query_one("#panels").region
         assert panels.y >= log.bottom and log.height >= 3 and panels.width == 80
         await type_command(pilot, "help")

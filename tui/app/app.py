@@ -45,6 +45,8 @@ from tui.core.errors import DigitrecError, ImageError
 DEFAULT_MODEL = Path("models/digit_recognizer.h5")  # same as tui.core.modelfile, without h5py at start-up
 MODELS_DIR = Path("models")
 MIN_WIDTH, MIN_HEIGHT = 60, 20
+# Below this height a panel stacked under the log leaves the log too few lines to read an answer.
+STACKED_PANEL_MIN_HEIGHT = 36
 MAX_VIEWS_PER_TURN = 6  # more predictions than this are summarised in a table
 PANELS = ("train", "evaluate", "samples", "models", "draw")
 
@@ -54,7 +56,7 @@ WELCOME = Text.assemble(
     ("help", "bold cyan"), ", ", ("train", "bold cyan"), ", ", ("predict PATH", "bold cyan"), ", ",
     ("read PATH", "bold cyan"), ", ", ("draw", "bold cyan"), ", ", ("evaluate", "bold cyan"), ", ",
     ("samples", "bold cyan"), ", ", ("models", "bold cyan"), ".\n",
-    "Tab completes, ↑/↓ recall earlier commands, F2–F6 switch panels, F1 shows every key, ctrl+p finds any action.",
+    "Tab completes, ↑/↓ recall earlier commands, F2–F6 open panels (F7 hides them), F1 shows every key, ctrl+p finds any action.",
 )
 
 
@@ -186,6 +188,9 @@ class DigitrecApp(App[int]):
             getattr(self, accessor)
         self.conversation.add_turn(None, WELCOME)
         self.prompt.focus()
+        if self.size.height < STACKED_PANEL_MIN_HEIGHT and self.size.width < 110:
+            # A stacked panel would leave the log a few lines: start collapsed; F2-F7 bring it up.
+            self.panel_shown = False
         self.status_bar.model = f"model: {self.model_path.name} (not loaded yet)"
         self.set_interval(0.5, self._show_run_status, name="run-status")
         self._refresh_run_list(log=False)
