@@ -77,6 +77,12 @@ class NumberReading:
                 "digits": [{k: v for k, v in p.to_json().items() if k != "path"} for p in self.digits]}
 
 
+def _naming(path, exc: Exception) -> str:
+    """The error's one line, starting with the file it is about, so a batch's errors are clear."""
+    text = str(exc)
+    return text if str(path) in text else f"{path}: {text}"
+
+
 class Predictor:
     """A loaded digit model ready to predict; construction loads TensorFlow and the model."""
 
@@ -141,7 +147,7 @@ class Predictor:
             try:
                 pre = preprocess_path(path)
             except ImageError as exc:
-                results.append(Prediction(path=str(path), error=str(exc)))
+                results.append(Prediction(path=str(path), error=_naming(path, exc)))
                 continue
             except Exception as exc:  # an image library failure must not stop the batch
                 results.append(Prediction(path=str(path), error=f"{path}: could not read image ({type(exc).__name__})"))
