@@ -207,14 +207,6 @@ def _describe(event: dict[str, Any]) -> str:
     return str(event)
 
 
-def _strategy(tf):
-    """MirroredStrategy across GPUs when there are several; the default strategy otherwise."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def previous_path(output: Path) -> Path:
     """Where a replaced model is kept: ``digit_recognizer.h5`` -> ``digit_recognizer.previous.h5``."""
     return output.with_name(f"{output.stem}.previous{output.suffix}")
@@ -365,7 +357,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     (x_tr, y_tr), (x_val, y_val) = split_validation(x, y, cfg.validation_split, cfg.seed)
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     one_hot = model_lib.uses_one_hot(cfg)
-    with _strategy(tf).scope():
+    with model_lib.strategy_scope():  # MirroredStrategy when several GPUs are visible
         model = model_lib.build_model(cfg)
         model_lib.compile_model(model, cfg, steps)
     if initial_epoch:
