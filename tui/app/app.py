@@ -39,7 +39,7 @@ from tui.app.widgets.prediction import PredictionView, verdict
 from tui.app.widgets.prompt import CommandSuggester, PromptInput
 from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel, short_path
 from tui.app.widgets.status_bar import StatusBar
-from tui.app.widgets.train_panel import RunState, TrainPanel
+from tui.app.widgets.train_panel import TrainPanel, describe_run
 from tui.core.errors import DigitrecError, ImageError
 
 DEFAULT_MODEL = Path("models/digit_recognizer.h5")  # same as tui.core.modelfile, without h5py at start-up
@@ -621,20 +621,20 @@ class DigitrecApp(App[int]):
         if verb == "started":
             text = f"started run {state.run_id}; it trains in its own process, follow it in the Train panel (F2); `stop` ends it"
         else:
-            text = f"following {state.describe()}"
+            text = f"following {describe_run(state)}"
         turn.answer(text)
         self._refresh_run_list(log=False)
 
     def _cmd_stop(self, command: Command, turn: Turn) -> None:
         state = self.train_panel.state
-        if state is None or not state.running:
+        if state is None or not state.active:
             turn.answer(error_text("no run is training here; `runs` lists runs, `attach RUN` follows one"), error=True)
             return
 
         def work() -> None:
             from tui.core.launch import stop_run  # noqa: PLC0415
 
-            if stop_run(state.run_dir):
+            if stop_run(state.path):
                 message = f"asked run {state.run_id} to stop; it keeps its best checkpoint and says so when done"
             else:
                 message = f"run {state.run_id} has no live process to stop"
@@ -692,9 +692,9 @@ class DigitrecApp(App[int]):
 
     @on(TrainPanel.RunEnded)
     def _run_ended(self, message: TrainPanel.RunEnded) -> None:
-        state: RunState = message.state
+        state = message.state
         failed = state.status in ("error", "lost")
-        self.conversation.add_turn(None, error_text(state.describe()) if failed else Text(state.describe()),
+        self.conversation.add_turn(None, error_text(describe_run(state)) if failed else Text(describe_run(state)),
                                    error=failed)
         self._refresh_run_list(log=False)
         self._refresh_models(log=False)
@@ -708,7 +708,7 @@ class DigitrecApp(App[int]):
 
     def _set_run_status(self) -> None:
         state = self.train_panel.state
-        self.status_bar.run = state.describe() if state is not None and state.running else ""
+        self.status_bar.run = describe_run(state) if state is not None and state.active else ""
 
     def _check_active_runs(self) -> None:
         from tui.core.launch import active_runs  # noqa: PLC0415
@@ -802,7 +802,7 @@ class DigitrecApp(App[int]):
 
     async def action_quit(self) -> None:
         state = self.train_panel.state
-        if state is None or not state.running:
+        if state is None or not state.active:
             self.exit(0)
             return
 
@@ -813,13 +813,13 @@ class DigitrecApp(App[int]):
                 from tui.core.launch import stop_run  # noqa: PLC0415
 
                 try:
-                    stop_run(state.run_dir)
+                    stop_run(state.path)
                 except Exception:  # noqa: BLE001 - quitting must not fail
                     pass
             self.exit(0)
 
         if not isinstance(self.screen, QuitScreen):
-            self.push_screen(QuitScreen(state.describe()), answered)
+            self.push_screen(QuitScreen(describe_run(state)), answered)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -227,7 +227,59 @@ class RunSummary:
     pid: int | None = None
     model: str | None = None
     output: str | None = None
+    eta_s: float | None = None
+    images_per_sec: float | None = None
+    last_val_accuracy: float | None = None
+    seconds: float | None = None  # how long a finished run took
     history: list[dict[str, Any]] = field(default_factory=list)  # epoch events
+
+    @property
+    def active(self) -> bool:
+        """Still going (or about to): the process has not written its final record."""
+        return self.status in ("new", "starting", "running")
+
+    def apply(self, ev: dict[str, Any]) -> None:
+        """Fold one event into the summary; the app calls this live, :func:`summarise` in bulk."""
+        kind = ev.get("type")
+        if kind == "start":
+            self.status = "running"
+            self.pid = _int(ev.get("pid"), self.pid)
+            self.epochs = _int(ev.get("epochs"), self.epochs)
+            self.steps = _int(ev.get("steps_per_epoch"), self.steps)
+            self.epoch = _int(ev.get("initial_epoch"), 0)
+            self.step = 0
+            self.output = ev.get("output", self.output)
+            if self.started is None:
+                self.started = ev.get("time")
+            self.reason = ""
+        elif kind == "batch":
+            self.epoch = _int(ev.get("epoch"), self.epoch)
+            self.step = _int(ev.get("step"), self.step)
+            self.steps = _int(ev.get("steps"), self.steps)
+            self.eta_s = _float(ev.get("eta_s"))
+            self.images_per_sec = _float(ev.get("images_per_sec"))
+        elif kind == "epoch":
+            self.epoch = _int(ev.get("epoch"), self.epoch)
+            self.epochs = _int(ev.get("epochs"), self.epochs)
+            self.step = self.steps
+            self.history.append(ev)
+            va = _float(ev.get("val_accuracy"))
+            if va is not None:
+                self.last_val_accuracy = va
+                if self.best_val_accuracy is None or va > self.best_val_accuracy:
+                    self.best_val_accuracy = va
+            if (vl := _float(ev.get("val_loss"))) is not None:
+                self.last_val_loss = vl
+        elif kind in TERMINAL:
+            self.status = kind
+            self.ended = ev.get("time")
+            self.reason = str(ev.get("reason") or "")
+            self.model = ev.get("model") or ev.get("checkpoint")
+            self.seconds = _float(ev.get("seconds"))
+            if (best := _float(ev.get("best_val_accuracy"))) is not None:
+                self.best_val_accuracy = best
+            if (test := _float(ev.get("test_accuracy"))) is not None:
+                self.test_accuracy = test
 
     @property
     def progress(self) -> float:
@@ -253,36 +305,7 @@ def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunS
     except (OSError, ValueError, AttributeError):
         pass
     for ev in events:
-        kind = ev.get("type")
-        if kind == "start":
-            s.status = "running"
-            s.pid = ev.get("pid")
-            s.epochs = int(ev.get("epochs") or 0)
-            s.steps = int(ev.get("steps_per_epoch") or 0)
-            s.output = ev.get("output")
-            if s.started is None:
-                s.started = ev.get("time")
-            s.reason = ""
-        elif kind == "batch":
-            s.epoch = int(ev.get("epoch", s.epoch))
-            s.step = int(ev.get("step", s.step))
-            s.steps = int(ev.get("steps", s.steps))
-        elif kind == "epoch":
-            s.epoch = int(ev.get("epoch", s.epoch))
-            s.step = s.steps
-            s.history.append(ev)
-            va = ev.get("val_accuracy")
-            if va is not None and (s.best_val_accuracy is None or va > s.best_val_accuracy):
-                s.best_val_accuracy = float(va)
-            if ev.get("val_loss") is not None:
-                s.last_val_loss = float(ev["val_loss"])
-        elif kind in TERMINAL:
-            s.status = kind
-            s.ended = ev.get("time")
-            s.reason = ev.get("reason", "")
-            s.model = ev.get("model") or ev.get("checkpoint")
-            if ev.get("test_accuracy") is not None:
-                s.test_accuracy = float(ev["test_accuracy"])
+        s.apply(ev)
     if s.status == "new":
         try:
             launcher_pid = int((run_dir / PID_FILE).read_text(encoding="ascii").strip())
@@ -297,6 +320,20 @@ def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunS
         s.status = "interrupted"
         s.reason = "the training process stopped without a final record (killed or machine restarted)"
     return s
+
+
+def _int(value: Any, default: int | None = 0) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def list_runs(base: Path | None = None) -> list[RunSummary]:

@@ -46,54 +46,26 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-@dataclass
-class RunState:
-    """What the followed run's events have said so far."""
-
-    run_dir: Path
-    status: str = "starting"  # starting | running | done | cancelled | error | lost
-    pid: int | None = None
-    epoch: int = 0
-    epochs: int = 0
-    step: int = 0
-    steps: int = 0
-    eta_s: float | None = None
-    images_per_sec: float | None = None
-    best_val_accuracy: float | None = None
-    last_val_accuracy: float | None = None
-    test_accuracy: float | None = None
-    model: str | None = None
-    reason: str = ""
-    seconds: float | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.status in ("starting", "running")
-
-    @property
-    def run_id(self) -> str:
-        return self.run_dir.name
-
-    def describe(self) -> str:
-        """One line for the log and the status bar."""
-        if self.status == "starting":
-            return f"run {self.run_id}: starting (loading TensorFlow)…"
-        if self.status == "running":
-            return f"run {self.run_id}: epoch {self.epoch}/{self.epochs}, step {self.step}/{self.steps}"
-        if self.status == "done":
-            parts = [f"run {self.run_id} finished"]
-            if self.best_val_accuracy is not None:
-                parts.append(f"best val accuracy {self.best_val_accuracy:.2%}")
-            if self.test_accuracy is not None:
-                parts.append(f"test accuracy {self.test_accuracy:.2%}")
-            if self.seconds is not None:
-                parts.append(f"in {format_duration(self.seconds)}")
-            text = ", ".join(parts)
-            return text + (f"; model saved to {self.model}" if self.model else "")
-        if self.status == "cancelled":
-            kept = f"; best checkpoint kept at {self.model}" if self.model else ""
-            return f"run {self.run_id} stopped at epoch {self.epoch}/{self.epochs}{kept}"
-        return f"run {self.run_id} {'failed' if self.status == 'error' else 'was lost'}: {self.reason}"
+def describe_run(state: runs.RunSummary) -> str:
+    """One line about a followed run, for the log, the status bar and the quit question."""
+    if state.status == "starting":
+        return f"run {state.run_id}: starting (loading TensorFlow)…"
+    if state.status == "running":
+        return f"run {state.run_id}: epoch {state.epoch}/{state.epochs}, step {state.step}/{state.steps}"
+    if state.status == "done":
+        parts = [f"run {state.run_id} finished"]
+        if state.best_val_accuracy is not None:
+            parts.append(f"best val accuracy {state.best_val_accuracy:.2%}")
+        if state.test_accuracy is not None:
+            parts.append(f"test accuracy {state.test_accuracy:.2%}")
+        if state.seconds is not None:
+            parts.append(f"in {format_duration(state.seconds)}")
+        text = ", ".join(parts)
+        return text + (f"; model saved to {state.model}" if state.model else "")
+    if state.status == "cancelled":
+        kept = f"; best checkpoint kept at {state.model}" if state.model else ""
+        return f"run {state.run_id} stopped at epoch {state.epoch}/{state.epochs}{kept}"
+    return f"run {state.run_id} {'failed' if state.status == 'error' else 'was lost'}: {state.reason}"
 
 
 class TrainPanel(VerticalScroll):
@@ -103,11 +75,11 @@ class TrainPanel(VerticalScroll):
     class RunEnded(Message):
         """The followed run finished, was stopped, failed or vanished."""
 
-        state: RunState
+        state: runs.RunSummary
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.state: RunState | None = None
+        self.state: runs.RunSummary | None = None
         self._tail: runs.EventTail | None = None
         self._followed_at = 0.0
 
@@ -186,11 +158,11 @@ class TrainPanel(VerticalScroll):
 
     @property
     def is_running(self) -> bool:
-        return self.state is not None and self.state.running
+        return self.state is not None and self.state.active
 
-    def follow(self, run_dir: Path) -> RunState:
+    def follow(self, run_dir: Path) -> runs.RunSummary:
         """Follow ``run_dir`` from its first event; replaces any run followed before."""
-        self.state = RunState(Path(run_dir))
+        self.state = runs.RunSummary(run_id=Path(run_dir).name, path=Path(run_dir), status="starting")
         self._tail = runs.EventTail(Path(run_dir))
         self._followed_at = time.monotonic()
         for plot in self.query(MetricPlot):
@@ -205,20 +177,20 @@ class TrainPanel(VerticalScroll):
         state, tail = self.state, self._tail
         if state is None or tail is None:
             return
-        if state.running:
+        if state.active:
             events = tail.poll()
             if events:
                 with self.app.batch_update():
                     for event in events:
                         self._apply(state, event)
                     self._show_progress(state)
-                if not state.running:
+                if not state.active:
                     self.post_message(self.RunEnded(state))
             elif not self._process_alive(state):
                 events = tail.poll()  # it may have written its last line just before exiting
                 for event in events:
                     self._apply(state, event)
-                if state.running:
+                if state.active:
                     state.status = "lost"
                     state.reason = "the training process ended without a final record; see its train.log"
                 self._show_progress(state)
@@ -226,58 +198,35 @@ class TrainPanel(VerticalScroll):
         for plot in self.query(MetricPlot):
             plot.redraw_if_dirty()
 
-    def _process_alive(self, state: RunState) -> bool:
+    def _process_alive(self, state: runs.RunSummary) -> bool:
         pid = state.pid
         if pid is None:
             try:
-                pid = int((state.run_dir / "pid").read_text(encoding="ascii").strip())
+                pid = int((state.path / runs.PID_FILE).read_text(encoding="ascii").strip())
             except (OSError, ValueError):
                 return time.monotonic() - self._followed_at < START_GRACE_SECONDS
         return runs.pid_alive(pid)
 
-    def _apply(self, state: RunState, event: dict[str, Any]) -> None:
-        kind = event.get("type")
+    def _apply(self, state: runs.RunSummary, event: dict[str, Any]) -> None:
+        state.apply(event)
         loss_plot = self.query_one("#loss-plot", MetricPlot)
         acc_plot = self.query_one("#accuracy-plot", MetricPlot)
+        kind = event.get("type")
         if kind == "start":
-            state.status = "running"
-            state.pid = _int(event.get("pid"))
-            state.epochs = _int(event.get("epochs")) or state.epochs
-            state.steps = _int(event.get("steps_per_epoch")) or state.steps
-            state.epoch = _int(event.get("initial_epoch")) or 0
             loss_plot.epochs = acc_plot.epochs = state.epochs
         elif kind == "batch":
-            state.epoch = _int(event.get("epoch")) or state.epoch
-            state.step = _int(event.get("step")) or state.step
-            state.steps = _int(event.get("steps")) or state.steps
-            state.eta_s = _float(event.get("eta_s"))
-            state.images_per_sec = _float(event.get("images_per_sec"))
             x = state.epoch - 1 + (state.step / state.steps if state.steps else 0)
             if (loss := _float(event.get("loss"))) is not None:
                 loss_plot.add_train(x, loss)
             if (acc := _float(event.get("accuracy"))) is not None:
                 acc_plot.add_train(x, acc)
         elif kind == "epoch":
-            state.epoch = _int(event.get("epoch")) or state.epoch
-            state.epochs = _int(event.get("epochs")) or state.epochs
-            state.step = state.steps
             if (val_loss := _float(event.get("val_loss"))) is not None:
                 loss_plot.add_val(state.epoch, val_loss)
             if (val_acc := _float(event.get("val_accuracy"))) is not None:
                 acc_plot.add_val(state.epoch, val_acc)
-                state.last_val_accuracy = val_acc
-                if state.best_val_accuracy is None or val_acc > state.best_val_accuracy:
-                    state.best_val_accuracy = val_acc
-        elif kind in runs.TERMINAL:
-            state.status = kind
-            state.model = event.get("model") or event.get("checkpoint")
-            state.reason = str(event.get("reason") or "")
-            state.seconds = _float(event.get("seconds"))
-            if (best := _float(event.get("best_val_accuracy"))) is not None:
-                state.best_val_accuracy = best
-            state.test_accuracy = _float(event.get("test_accuracy"))
 
-    def _show_progress(self, state: RunState) -> None:
+    def _show_progress(self, state: runs.RunSummary) -> None:
         bar = self.query_one("#train-progress", ProgressBar)
         total = state.epochs * state.steps
         if total:
@@ -291,7 +240,7 @@ class TrainPanel(VerticalScroll):
             if state.last_val_accuracy is not None:
                 text += f" · val acc {state.last_val_accuracy:.2%}"
         else:
-            text = state.describe()
+            text = describe_run(state)
         self.query_one("#train-progress-text", Static).update(text)
 
     # -- the runs list ------------------------------------------------------------------------
@@ -309,13 +258,6 @@ class TrainPanel(VerticalScroll):
                 f"{s.test_accuracy:.2%}" if s.test_accuracy is not None else "–",
                 key=str(s.path),
             )
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 def _float(value: Any) -> float | None:
