@@ -51,8 +51,9 @@ def test_the_brush_paints_soft_round_strokes_and_the_eraser_removes_them():
 def test_saved_drawings_never_overwrite_and_are_dark_on_white(tmp_path):
     sketch = Sketch()
     sketch.line(14.5, 4.5, 14.5, 23.5)
-    first = save_drawing(sketch.pixels, tmp_path / "new", 1)
-    second = save_drawing(sketch.pixels, tmp_path / "new", 1)
+    now = 1795500000.0  # both saves in the same second, so the names collide
+    first = save_drawing(sketch.pixels, tmp_path / "new", 1, now=now)
+    second = save_drawing(sketch.pixels, tmp_path / "new", 1, now=now)
     assert first != second and first.name.startswith("1_drawn_") and second.name.endswith("-2.png")
     image = Image.open(first)
     assert image.size == (280, 280)

@@ -402,7 +402,8 @@ def drawing_path(folder: Path, digit: int | None, now: float | None = None) -> P
     return path
 
 
-def save_drawing(pixels: list[float], folder: Path, digit: int | None, side: int = SIDE, scale: int = 10) -> Path:
+def save_drawing(pixels: list[float], folder: Path, digit: int | None, side: int = SIDE, scale: int = 10,
+                 now: float | None = None) -> Path:
     """Write the drawing as a dark-on-white PNG, ``scale`` times its size, never over an existing file."""
     import numpy as np  # noqa: PLC0415 - numpy and Pillow are kept off the app's start-up
     from PIL import Image  # noqa: PLC0415
@@ -412,7 +413,7 @@ def save_drawing(pixels: list[float], folder: Path, digit: int | None, side: int
     image = image.resize((side * scale, side * scale), Image.Resampling.BILINEAR)
     folder.mkdir(parents=True, exist_ok=True)
     while True:
-        path = drawing_path(folder, digit)
+        path = drawing_path(folder, digit, now)
         try:
             fh = open(path, "xb")  # exclusive: a file that appeared meanwhile is never replaced
         except FileExistsError:
