@@ -284,6 +284,8 @@ class RunSummary:
     @property
     def progress(self) -> float:
         """Fraction of the run done, 0..1."""
+        if self.status == "done":
+            return 1.0
         if not self.epochs:
             return 0.0
         within = self.step / self.steps if self.steps else 0.0
