@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tui.core.data import load_mnist
 from tui.core.errors import ImageError
 from tui.core.preprocess import (
     PREVIEW_SIDE,
@@ -20,14 +18,6 @@ from tui.core.preprocess import (
     preprocess_path,
 )
 from tui.core.segment import segment_digits
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    path = os.environ.get("DIGITREC_MNIST")
-    if not path:
-        pytest.skip("set DIGITREC_MNIST=/path/to/mnist.npz to run tests on real MNIST digits")
-    return load_mnist(path, download=False)
 
 
 @pytest.fixture(scope="module")

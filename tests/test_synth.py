@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tui.core.data import load_mnist
 from tui.core.images import to_grayscale
 from tui.core.preprocess import preprocess_image
 from tui.core.segment import segment_digits
 from tui.core.synth import STYLES, generate, render_number, render_user_style
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    path = os.environ.get("DIGITREC_MNIST")
-    if not path:
-        pytest.skip("set DIGITREC_MNIST=/path/to/mnist.npz to run tests on real MNIST digits")
-    return load_mnist(path, download=False)
 
 
 def shape_match(a: np.ndarray, b: np.ndarray) -> float:
