@@ -159,3 +159,27 @@ def test_predict_number_reads_digits_left_to_right(cli_env, trained_model, mnist
     assert sum(a == b for a, b in zip(row["number"], "4172")) >= 3
     text = run_cli("predict", "--number", str(path), "--model", str(trained_model), env=cli_env, check_rc=0).stdout
     assert f"read {row['number']}" in text and "digit 4:" in text
+
+
+def test_unreadable_file_is_reported_and_the_batch_goes_on(cli_env, trained_model, mnist, tmp_path):
+    import shutil
+
+    (good,) = _save_digits(mnist, tmp_path, [3])
+    locked = tmp_path / "locked.png"
+    shutil.copyfile(good[0], locked)
+    locked.chmod(0)
+    cmd = [sys.executable, "-m", "tui", "predict", str(locked), str(good[0]), "--model", str(trained_model), "--json"]
+    if os.geteuid() == 0:
+        # Root reads any file; without the capabilities that let it, permissions apply to root too.
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            import pytest
+
+            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+        caps = "-dac_override,-dac_read_search"
+        cmd = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
+    proc = subprocess.run(cmd, env=cli_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert "permission denied" in rows[0]["error"] and rows[1]["digit"] is not None
+    assert "Traceback" not in proc.stderr
