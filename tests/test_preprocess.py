@@ -129,7 +129,8 @@ def test_hairline_strokes_are_thickened(digits):
     np.ones((50, 50)), np.zeros((50, 50)), np.full((30, 40), 0.5), np.zeros((1, 1)), np.ones((1, 30)),
     np.clip(0.9 + np.random.default_rng(0).normal(0, 0.04, (120, 120)), 0, 1),
     np.tile(np.linspace(0.3, 1.0, 200), (150, 1)),
-], ids=["white", "black", "grey", "1x1", "1x30", "plain-paper-noise", "lighting-gradient"])
+    np.random.default_rng(1).random((200, 200)),
+], ids=["white", "black", "grey", "1x1", "1x30", "plain-paper-noise", "lighting-gradient", "uniform-noise"])
 def test_blank_images_have_no_digit(gray):
     with pytest.raises(ImageError, match="no digit found"):
         preprocess_gray(gray)

@@ -30,7 +30,7 @@ TARGET_STROKE = 2.4
 MIN_CONTRAST = 0.08
 # ...and it must exceed this many standard deviations of the background noise.
 NOISE_MARGIN = 8.0
-_BLANK = "no digit found: the image is blank or uniform; give an image with a dark digit on light paper or a light one on dark"
+_BLANK = "no digit found: the image is blank, uniform or only noise; give an image with a dark digit on light paper or a light one on dark"
 
 
 @dataclass(frozen=True)
