@@ -41,9 +41,8 @@ from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel, short_path
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.train_panel import TrainPanel, describe_run
 from tui.core.errors import DigitrecError, ImageError
+from tui.core.modelfile import MODELS_DIR, default_model_path
 
-DEFAULT_MODEL = Path("models/digit_recognizer.h5")  # same as tui.core.modelfile, without h5py at start-up
-MODELS_DIR = Path("models")
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 # Below this height a panel stacked under the log leaves the log too few lines to read an answer.
 STACKED_PANEL_MIN_HEIGHT = 36
@@ -104,7 +103,7 @@ class DigitrecApp(App[int]):
     def __init__(self, model: str | Path | None = None, data: str | None = None, *, preload: bool = True,
                  samples_dir: Path = SAMPLES_DIR, models_dir: Path = MODELS_DIR, offer_attach: bool = True) -> None:
         super().__init__()
-        self.model_path = Path(model) if model else _default_model()
+        self.model_path = Path(model) if model else default_model_path()
         self.data = data
         self.preload = preload
         self.samples_dir = Path(samples_dir)
@@ -847,10 +846,6 @@ class DigitrecApp(App[int]):
         yield SystemCommand("Clear the conversation", "Remove every turn from the log (ctrl+l)", self.action_clear_log)
 
 
-def _default_model() -> Path:
-    import os  # noqa: PLC0415
-
-    return Path(os.environ.get("DIGITREC_MODEL") or DEFAULT_MODEL)
 
 
 def _no_model_text(path: Path) -> str:

@@ -14,11 +14,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tui.core.errors import ImageError
+from tui.core.formats import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = (
-    ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
-    ".pbm", ".pgm", ".ppm", ".pnm",
-)
 # Only the decoders we need (phone JPEGs that are really MPO come through "JPEG"): Pillow's rarer
 # plugins stay unreachable (EPS runs Ghostscript, for one).
 PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "WEBP", "TIFF", "PPM")

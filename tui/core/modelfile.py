@@ -50,7 +50,7 @@ class ModelInfo:
 
 
 def default_model_path() -> Path:
-    return Path(os.environ.get("DIGITREC_MODEL", DEFAULT_MODEL))
+    return Path(os.environ.get("DIGITREC_MODEL") or DEFAULT_MODEL)
 
 
 def _check_hdf5(path: Path) -> None:
@@ -113,18 +113,15 @@ def _read_architecture(path: Path) -> dict[str, Any]:
 
 
 def _layer_classes(config: Any) -> set[str]:
-    """Every ``class_name`` mentioned for a layer or model anywhere in a Keras config."""
-    found: set[str] = set()
-    if isinstance(config, dict):
-        name = config.get("class_name")
-        if isinstance(name, str) and isinstance(config.get("config"), dict) and "layers" in config.get("config", {}):
-            found.add(name)
-        layers = config.get("config", {}).get("layers") if isinstance(config.get("config"), dict) else None
-        for layer in layers or []:
-            if isinstance(layer, dict):
-                found.add(str(layer.get("class_name")))
-                if isinstance(layer.get("config"), dict) and "layers" in layer["config"]:
-                    found |= _layer_classes(layer)
+    """Every ``class_name`` of a model and its layers in a Keras architecture, nested models too."""
+    inner = config.get("config") if isinstance(config, dict) else None
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        return set()
+    found = {str(config.get("class_name"))}
+    for layer in inner["layers"]:
+        if isinstance(layer, dict):
+            found.add(str(layer.get("class_name")))
+            found |= _layer_classes(layer)
     return found
 
 

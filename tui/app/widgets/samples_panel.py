@@ -19,11 +19,10 @@ from textual.widgets import Button, DataTable, DirectoryTree, Label, Static
 
 from tui.app.messages import CommandRequested
 from tui.app.widgets.prediction import PredictionView, verdict
+from tui.core.formats import IMAGE_SUFFIXES
 
 SAMPLES_DIR = Path("sample_images")
 
-# Kept in step with tui.core.images.IMAGE_SUFFIXES without importing numpy and Pillow at start-up.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".pbm", ".pgm", ".ppm", ".pnm")
 
 
 class ImageTree(DirectoryTree):
