@@ -124,16 +124,14 @@ class TrainPrinter:
         self.width = 0
 
     def __call__(self, event: dict) -> None:
-        from tui.core.train import _describe
+        from tui.core.train import describe_event
 
-        kind = event["type"]
-        if kind == "batch":
+        if event["type"] == "batch":
             if self.tty:
                 self._bar(event)
             return
-        self._clear()
-        if kind == "epoch" or kind in ("start", "done", "cancelled", "error"):
-            print(_describe(event), file=self.stream, flush=True)
+        self.clear()
+        print(describe_event(event), file=self.stream, flush=True)
 
     def _bar(self, e: dict) -> None:
         frac = e["step"] / e["steps"] if e.get("steps") else 0
@@ -152,7 +150,8 @@ class TrainPrinter:
         self.stream.flush()
         self.width = len(line)
 
-    def _clear(self) -> None:
+    def clear(self) -> None:
+        """Remove the live progress line, if one is showing."""
         if self.tty and self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.width = 0
@@ -237,11 +236,11 @@ def cmd_watch(args) -> int:
     for event in follow(run_dir, idle_timeout=None if summary.status in ("running", "starting") else 0.5):
         last = event
         if event["type"] == "lost":
-            printer._clear()
+            printer.clear()
             print(f"run lost: {event['reason']}", flush=True)
             return EXIT_FAIL
         printer(event)
-    printer._clear()
+    printer.clear()
     if last is None or last["type"] not in ("done", "cancelled", "error"):
         print(f"run {run_dir.name} has not started yet or has no record", flush=True)
     return EXIT_OK if last and last["type"] == "done" else EXIT_FAIL

@@ -158,7 +158,7 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
                 val_loss=_num(logs.get("val_loss")), val_accuracy=val_acc,
                 learning_rate=lr, seconds=round(time.monotonic() - self.epoch_start, 2),
             )
-            log(_describe(event))
+            log(describe_event(event))
             checkpoint_meta = {**meta, "epochs_run": epoch + 1, "checkpoint": True}
             save_model(self.model, run_dir / runs.LAST_CHECKPOINT, {**checkpoint_meta, "val_accuracy": val_acc})
             if val_acc is not None and (self.best_val is None or val_acc > self.best_val):
@@ -179,7 +179,7 @@ def _num(value) -> float | None:
     return round(v, 6) if math.isfinite(v) else None
 
 
-def _describe(event: dict[str, Any]) -> str:
+def describe_event(event: dict[str, Any]) -> str:
     """One plain line for a log file or a non-terminal stdout."""
     kind = event["type"]
     if kind == "epoch":
@@ -304,7 +304,7 @@ def run_training(
 
     def finish(kind: str, **data) -> dict[str, Any]:
         event = writer.emit(kind, **data)
-        log(_describe(event))
+        log(describe_event(event))
         if reporter:
             reporter(event)
         return event
@@ -376,7 +376,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
         epochs=cfg.epochs, steps_per_epoch=steps, train_size=len(x_tr), val_size=len(x_val),
         initial_epoch=initial_epoch, data=mnist.source,
     )
-    log(_describe(event))
+    log(describe_event(event))
     if reporter:
         reporter(event)
     recorder = _make_callback(keras, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir,
