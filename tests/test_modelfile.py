@@ -131,3 +131,20 @@ def test_custom_layer_classes_are_refused(tmp_path):
     model = keras.Sequential([keras.Input((28, 28, 1)), Sneaky(), keras.layers.Flatten(), keras.layers.Dense(10)])
     with pytest.raises(ModelFileError, match="refusing to load an untrusted model"):
         load_model(_save_keras(model, tmp_path / "custom.h5"))
+
+
+@pytest.mark.parametrize("preset", ["classic", "default", "best"])
+def test_every_preset_network_saves_and_loads_safely(preset, tmp_path, mnist):
+    """Each preset's network (its layer mix, sizes and names) passes the safe loader unchanged."""
+    from tui.core import model as model_lib
+    from tui.core.config import preset_config
+
+    cfg = preset_config(preset)
+    net = model_lib.compile_model(model_lib.build_model(cfg), cfg, steps_per_epoch=10)
+    x = mnist.x_test[:8].astype("float32")[..., None] / 255.0
+    before = np.asarray(net(x, training=False))
+    assert before.shape == (8, 10)
+    loaded = load_model(save_model(net, tmp_path / f"{preset}.h5", {"preset": preset}))
+    np.testing.assert_allclose(before, np.asarray(loaded(x, training=False)), atol=1e-6)
+    conv_layers = sum(type(layer).__name__ == "Conv2D" for layer in loaded.layers)
+    assert conv_layers == {"classic": 2, "default": 3, "best": 5}[preset]

@@ -63,17 +63,26 @@ def _compact(keras, cfg: TrainConfig):
     batch norm, so normalisation touches a quarter of that layer's activations. Widths and the
     head's dropout come from ``cfg.extra`` ("widths", "dropout") so one design serves every size.
     Batch-norm momentum 0.9 lets the moving statistics settle even in a run of a few dozen steps.
+    With ``"double": true`` each of the first two stages gets a second, 'same'-padded 3x3 conv
+    (at 12x12 and at 5x5): five conv layers instead of three, for the ``best`` preset.
     """
     layers = keras.layers
     w1, w2, w3 = cfg.extra.get("widths", (32, 64, 128))
+    double = bool(cfg.extra.get("double", False))
+
+    def norm_relu(x):
+        return layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+
+    def same_conv(x, width):
+        return norm_relu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x)) if double else x
+
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
     x = layers.Conv2D(w1, 5, strides=2, use_bias=False)(inputs)  # bias is redundant before batch norm
-    x = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+    x = same_conv(norm_relu(x), w1)
     x = layers.Conv2D(w2, 3, use_bias=False)(x)
-    x = layers.MaxPooling2D()(x)
-    x = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
-    x = layers.Conv2D(w3, 3, use_bias=False)(x)
-    x = layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+    x = norm_relu(layers.MaxPooling2D()(x))
+    x = same_conv(x, w2)
+    x = norm_relu(layers.Conv2D(w3, 3, use_bias=False)(x))
     x = layers.Flatten()(x)
     x = layers.Dropout(cfg.extra.get("dropout", 0.2))(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax")(x)
