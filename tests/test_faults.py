@@ -11,9 +11,9 @@ from tui.core import runs
 
 
 def _limit_file_size():
-    # Writes past 200 kB fail with EFBIG, as a full disk fails with ENOSPC: the save path is the same.
+    # Writes past 64 kB fail with EFBIG, as a full disk fails with ENOSPC: the save path is the same.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
 
 
 def test_disk_full_while_saving_keeps_the_old_model(cli_env, trained_model, tmp_path):

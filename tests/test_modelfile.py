@@ -144,7 +144,11 @@ def test_every_preset_network_saves_and_loads_safely(preset, tmp_path, mnist):
     x = mnist.x_test[:8].astype("float32")[..., None] / 255.0
     before = np.asarray(net(x, training=False))
     assert before.shape == (8, 10)
-    loaded = load_model(save_model(net, tmp_path / f"{preset}.h5", {"preset": preset}))
+    path = save_model(net, tmp_path / f"{preset}.h5", {"preset": preset})
+    with h5py.File(path, "r") as f:  # weights only: optimizer state is never read back
+        assert "optimizer_weights" not in f and "model_weights" in f
+    assert path.stat().st_size < 5e6
+    loaded = load_model(path)
     np.testing.assert_allclose(before, np.asarray(loaded(x, training=False)), atol=1e-6)
     conv_layers = sum(type(layer).__name__ == "Conv2D" for layer in loaded.layers)
     assert conv_layers == {"classic": 2, "default": 3, "best": 5}[preset]

@@ -195,7 +195,9 @@ def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> Path
         path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Keras calls HDF5 "legacy"; it is what we want here
-            model.save(tmp)
+            # Weights only, no optimizer state: nothing reads it back (resume rebuilds the
+            # optimizer from the config), and Adam's moments and the EMA copy quadruple the file.
+            model.save(tmp, include_optimizer=False)
         with h5py.File(tmp, "a") as f:
             f.attrs[META_ATTR] = json.dumps(meta, default=str)
             for key in ("preset", "test_accuracy", "epochs_run", "training_seconds", "date", "dataset_sha256"):
