@@ -113,3 +113,38 @@ def test_a_finished_run_keeps_the_model_it_replaces(trained_model, mnist, tmp_pa
     assert previous_path(output).read_bytes() == before
     assert runs.read_events(tmp_path / "run")[-1]["previous_model"] == str(previous_path(output))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["digit_recognizer.h5", "digit_recognizer.previous.h5", "run"]
+
+
+def test_a_very_short_batch_norm_run_still_gives_a_working_model(mnist, tmp_path):
+    """One epoch of `default` on 3,000 images is 22 steps: too few for batch norm's moving
+    statistics to leave their initial values, which left such models at chance (about 12 %)
+    until the statistics were re-estimated at the end of short runs."""
+    from tui.core.config import preset_config
+    from tui.core.modelfile import read_metadata
+    from tui.core.train import run_training
+
+    cfg = preset_config("default").with_overrides(epochs=1, train_subset=3000)
+    result = run_training(cfg, data=mnist, output=tmp_path / "quick.h5", run_dir=tmp_path / "run")
+    assert result.status == "done"
+    assert result.test_accuracy > 0.6, result.test_accuracy
+    assert read_metadata(tmp_path / "quick.h5")["batch_norm_recalibrated_on"] == 2048
+    assert "batch-norm statistics re-estimated" in (tmp_path / "run" / "train.log").read_text()
+    summary = runs.summarise(tmp_path / "run")
+    assert summary.note.startswith("short run (22 steps)"), "the user is told why val accuracy and test accuracy differ"
+
+
+def test_recalibration_sets_the_statistics_of_the_given_images(mnist):
+    """After re-estimation on one batch, inference mode (moving statistics) matches training
+    mode (that batch's own statistics) on the same batch; the layers' momentum is restored."""
+    import numpy as np
+
+    from tui.core import model as model_lib, pipeline
+    from tui.core.config import preset_config
+
+    cfg = preset_config("best").with_overrides(extra={**preset_config("best").extra, "dropout": 0.0})
+    net = model_lib.build_model(cfg)
+    x = pipeline.to_model_input(mnist.x_train[:256])
+    assert not np.allclose(net(x, training=False), net(x, training=True), atol=1e-3)
+    assert model_lib.recalibrate_batch_norm(net, x, batch_size=256) == 5
+    np.testing.assert_allclose(net(x, training=False), net(x, training=True), atol=1e-4)
+    assert {layer.momentum for layer in net.layers if hasattr(layer, "moving_mean")} == {0.9}

@@ -127,6 +127,37 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
     return model
 
 
+# Runs shorter than this many optimizer steps get their batch-norm statistics re-estimated at the
+# end. Measured with `default` for 1 epoch: after 22 steps (3,000 images) the moving statistics
+# still carry their initial values (variance 1) and the model scores 12 % on test images, 89 %
+# once re-estimated; after 71 steps 96.5 % either way; after 211 steps no difference. Every
+# preset's full run takes 800+ steps and is left exactly as benchmarked.
+SHORT_RUN_STEPS = 200
+
+
+def recalibrate_batch_norm(model, images, batch_size: int = 1024) -> int:
+    """Set every BatchNormalization layer's moving mean and variance from ``images``.
+
+    ``images`` is model input (float, N x 28 x 28 x 1). The statistics become the plain average
+    over the batches of what the current weights produce (the momentum is set per batch so the
+    running update is a cumulative mean), replacing moving averages that lag behind weights
+    which changed fast. Nothing else changes: the images run forward in training mode, and
+    weights are not touched. Returns how many layers were updated.
+    """
+    _, keras = import_tf()
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in norms]
+    try:
+        for k, start in enumerate(range(0, len(images), batch_size)):
+            for layer in norms:
+                layer.momentum = k / (k + 1)  # batch 0 replaces the statistics, batch k weighs 1/(k+1)
+            model(images[start : start + batch_size], training=True)
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum
+    return len(norms)
+
+
 def uses_one_hot(cfg: TrainConfig) -> bool:
     """Whether ``compile_model`` expects one-hot labels for ``cfg``."""
     return bool(cfg.label_smoothing)

@@ -224,6 +224,7 @@ class RunSummary:
     started: float | None = None
     ended: float | None = None
     reason: str = ""
+    note: str = ""  # what a finished run did beyond the usual (e.g. batch-norm statistics re-estimated)
     pid: int | None = None
     model: str | None = None
     output: str | None = None
@@ -274,6 +275,7 @@ class RunSummary:
             self.status = kind
             self.ended = ev.get("time")
             self.reason = str(ev.get("reason") or "")
+            self.note = str(ev.get("note") or "")
             self.model = ev.get("model") or ev.get("checkpoint")
             self.seconds = _float(ev.get("seconds"))
             if (best := _float(ev.get("best_val_accuracy"))) is not None:

@@ -198,6 +198,8 @@ def describe_event(event: dict[str, Any]) -> str:
         line += f"; model saved to {event['model']}"
         if event.get("previous_model"):
             line += f" (the one it replaced is kept as {event['previous_model']})"
+        if event.get("note"):
+            line += f"; {event['note']}"
         return line
     if kind == "cancelled":
         kept = event.get("checkpoint")
@@ -390,6 +392,13 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
             validation_data=val, callbacks=[recorder], verbose=0,
         )
     train_seconds = time.monotonic() - fit_started
+    note = ""
+    if cfg.epochs * steps < model_lib.SHORT_RUN_STEPS:
+        sample = pipeline.to_model_input(x_tr[:2048])
+        with model_lib.strategy_scope():
+            if model_lib.recalibrate_batch_norm(model, sample):
+                meta["batch_norm_recalibrated_on"] = len(sample)
+                note = f"short run ({cfg.epochs * steps} steps): batch-norm statistics re-estimated on {len(sample):,} training images"
     test_acc = test_loss = None
     if evaluate_test:
         # Reported in the metadata only; nothing is chosen by it.
@@ -408,6 +417,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
         log(f"the model it replaced is kept at {previous}")
     seconds = time.monotonic() - started
     finish("done", model=str(output), run_model=str(final), previous_model=str(previous) if previous else None, best_val_accuracy=recorder.best_val,
-           test_accuracy=test_acc, test_loss=test_loss, seconds=round(seconds, 2), train_seconds=round(train_seconds, 2))
+           test_accuracy=test_acc, test_loss=test_loss, seconds=round(seconds, 2), train_seconds=round(train_seconds, 2),
+           note=note or None)
     return TrainResult(status="done", run_dir=run_dir, model_path=Path(output), best_val_accuracy=recorder.best_val,
                        test_accuracy=test_acc, seconds=seconds)

@@ -60,8 +60,8 @@ def describe_run(state: runs.RunSummary) -> str:
             parts.append(f"test accuracy {state.test_accuracy:.2%}")
         if state.seconds is not None:
             parts.append(f"in {format_duration(state.seconds)}")
-        text = ", ".join(parts)
-        return text + (f"; model saved to {state.model}" if state.model else "")
+        text = ", ".join(parts) + (f"; model saved to {state.model}" if state.model else "")
+        return text + (f"; {state.note}" if state.note else "")
     if state.status == "cancelled":
         kept = f"; best checkpoint kept at {state.model}" if state.model else ""
         return f"run {state.run_id} stopped at epoch {state.epoch}/{state.epochs}{kept}"
