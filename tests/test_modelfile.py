@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import warnings
 
 import h5py
 import numpy as np
@@ -35,14 +36,19 @@ def test_save_load_gives_the_same_predictions(trained_model, tmp_path, mnist):
 
 
 def test_failed_save_leaves_the_old_file(trained_model, tmp_path):
+    """The disk fills while the new model is being written over an existing one: the save fails
+    with one line, the old file is byte-identical, and no partial file is left beside it."""
+    from test_faults import LIMIT, files_limited_to
+
     target = tmp_path / "model.h5"
     shutil.copyfile(trained_model, target)
     before = target.read_bytes()
+    assert len(before) > LIMIT
     model = load_model(trained_model)
-    (tmp_path / "model.h5.blocker").write_text("a file where a folder is needed")
-    with pytest.raises(ModelFileError, match="could not save"):
-        save_model(model, tmp_path / "model.h5.blocker" / "model.h5", {})
+    with files_limited_to(LIMIT), pytest.raises(ModelFileError, match="could not save the model to .*model.h5"):
+        save_model(model, target, {"preset": "new"})
     assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.h5"], "no partial file may be left behind"
 
 
 def test_not_hdf5(tmp_path):
@@ -73,8 +79,6 @@ def test_missing_file_says_how_to_get_one(tmp_path):
 
 
 def _save_keras(model, path):
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.save(path)
@@ -94,20 +98,33 @@ def test_wrong_shapes_are_refused(tmp_path):
 
 
 def test_lambda_layers_are_never_run(tmp_path):
+    """A Lambda whose code writes a marker file when it runs: loading it unsafely does write the
+    marker, so the file really carries code; our loader refuses it and the marker never appears."""
     from tui.core.tf import import_tf
 
     _, keras = import_tf()
     marker = tmp_path / "ran"
+    # Built from source so its bytecode is stored in the file (no closure over test variables).
+    touch = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")  # noqa: S307
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
-        keras.layers.Lambda(lambda x: x * 2),
+        keras.layers.Lambda(touch),
         keras.layers.Flatten(),
         keras.layers.Dense(10, activation="softmax"),
     ])
     path = _save_keras(model, tmp_path / "lambda.h5")
-    with pytest.raises(ModelFileError, match=r"layers that can run code or are unknown \(Lambda\)"):
+    marker.unlink()  # building the model ran it once, here in the test
+    try:
         load_model(path)
-    assert not marker.exists()
+        refusal = None
+    except ModelFileError as exc:
+        refusal = str(exc)
+    assert not marker.exists(), "loading must never run code from the file"
+    assert refusal and "layers that can run code or are unknown (Lambda)" in refusal, refusal
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        keras.models.load_model(path, compile=False, safe_mode=False)
+    assert marker.exists(), "with safe mode off the same file does run its code"
 
 
 def test_list_models_reads_metadata_without_tensorflow(trained_model, tmp_path):
