@@ -14,11 +14,13 @@ from PIL import Image
 from textual.widgets import DataTable, Static
 
 from test_app import last_text, make_app, settle, type_command
+from test_render import shows_drawing
 from tui.app.widgets.evaluate_panel import MistakeBrowser
-from tui.app.widgets.number import NumberView
+from tui.app.widgets.number import COMPACT_ART, FULL_ART, NumberView, digit_art
 from tui.app.widgets.plots import MetricPlot
 from tui.app.widgets.prediction import PredictionView
 from tui.core import runs
+from tui.core.render import ascii_digit
 
 pytestmark = pytest.mark.slow
 
@@ -51,8 +53,8 @@ async def test_predict_shows_the_digit_beside_probability_bars(project, mnist):
         assert view.prediction.digit == int(mnist.y_test[0])
         assert len(view.prediction.probabilities) == 10
         text = view.render().plain if hasattr(view.render(), "plain") else str(view.render())
-        assert f"{name}: {mnist.y_test[0]}" in text
-        assert "%" in text and "@" in text  # bars with percentages, the digit drawn with the ASCII ramp
+        assert f"{name}: {mnist.y_test[0]}" in text and "%" in text  # bars with percentages
+        assert shows_drawing(text, ascii_digit(view.prediction.input28))  # the digit as the model saw it
         assert "model: digit_recognizer.h5" in app.status_bar.model
 
         await type_command(pilot, "predict sample_images/broken.png")
@@ -106,7 +108,8 @@ async def test_read_shows_the_number_and_each_digit_beside_its_bars(project, mni
         assert f"read {expected}" in text
         for position, digit in enumerate(expected, 1):
             assert f"#{position} {digit}" in text and f"> {digit} " in text  # each digit with its bars
-        assert "@" in text or "%" in text  # the digits drawn with the ASCII ramp
+        for p in view.reading.digits:  # each digit drawn, compact or full size as the width allows
+            assert any(shows_drawing(text, digit_art(p.input28, width)) for width in (COMPACT_ART, FULL_ART))
 
         await type_command(pilot, "read sample_images/broken.png")
         await settle(pilot, lambda: app.conversation.last_turn.has_class("-error"), timeout=30)

@@ -3,6 +3,8 @@ tiny terminals, and broken files each end in a readable one-line turn, and the a
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import numpy as np
@@ -14,6 +16,8 @@ from test_app import ScriptedRun, last_text, make_app, settle, type_command, wor
 from test_app_engine import project  # noqa: F401 - fixture
 from tui.app.widgets.draw_panel import DrawCanvas
 from tui.app.widgets.prediction import PredictionView
+from tui.core.evaluate import EvalReport
+from tui.core.inference import Prediction
 
 PLACEHOLDER = "…"  # "predicting 1 path…", "checking the model file…": an answer still to come
 
@@ -47,9 +51,8 @@ async def test_twenty_commands_typed_quickly_each_get_their_turn(workdir):
         assert [t.command for t in turns] == RAPID  # in the order typed
         assert "no model at" in turns[0].text and "unknown command 'bogus'" in turns[6].text
         assert all("Traceback" not in t.text and "unexpected error" not in t.text for t in turns)
-        started = time.monotonic()
-        await type_command(pilot, "help draw")  # still responsive
-        assert "draw [clear|save]" in last_text(app) and time.monotonic() - started < 2
+        await type_command(pilot, "help draw")  # still answering, after all of them
+        assert app.conversation.last_turn.command == "help draw" and "draw [clear|save]" in last_text(app)
 
 
 async def test_a_second_training_is_refused_while_one_runs(workdir):
@@ -72,31 +75,70 @@ async def test_a_second_training_is_refused_while_one_runs(workdir):
 class SlowPredictor:
     """Stands in for the model: each call takes a while, as a first prediction loading TensorFlow does."""
 
-    def __init__(self, seconds: float = 1.0) -> None:
-        self.seconds = seconds
+    def __init__(self, done: threading.Event, seconds: float = 1.0) -> None:
+        self.done, self.seconds = done, seconds
 
     def predict_paths(self, paths):
         time.sleep(self.seconds)
-        return []
+        self.done.set()
+        probabilities = [0.01] * 10
+        probabilities[7] = 0.91
+        return [Prediction(path=str(p), digit=7, confidence=0.91, probabilities=probabilities,
+                           input28=np.zeros((28, 28), dtype=np.float32)) for p in paths]
 
 
-@pytest.mark.parametrize("command", ["predict x.png", "evaluate limit=10"])
-async def test_quitting_while_a_worker_runs_exits_cleanly(workdir, monkeypatch, command):
+class HandBacks:
+    """Spies on ``app.call_from_thread``: what each worker hands back to the app, and how that ended."""
+
+    def __init__(self, app, after: threading.Event) -> None:
+        self.calls: list[dict] = []
+        self._real, self._after = app.call_from_thread, after
+        app.call_from_thread = self
+
+    def __call__(self, fn, *args, **kwargs):
+        target = args[0] if fn.__name__ == "_unless_closing" and args else fn
+        call = {"name": getattr(target, "__name__", repr(target)), "late": self._after.is_set(), "outcome": None}
+        self.calls.append(call)
+        try:
+            result = self._real(fn, *args, **kwargs)
+        except BaseException as exc:
+            call["outcome"] = exc
+            raise
+        call["outcome"] = "returned"
+        return result
+
+    def late(self) -> list[dict]:
+        return [c for c in self.calls if c["late"]]
+
+
+@pytest.mark.parametrize("command, answer", [("predict x.png", "_show_predictions"),
+                                             ("evaluate limit=10", "_show_report")])
+async def test_quitting_while_a_worker_runs_exits_cleanly(workdir, monkeypatch, command, answer):
+    work_done = threading.Event()
+
     def slow_evaluate(model_path, data_path=None, progress=None, limit=None, predictor=None):
         for done in range(5):
             progress(done, 5)
             time.sleep(0.2)
-        raise AssertionError("the evaluation should have been left behind")
+        work_done.set()
+        rows = [{"digit": d, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1} for d in range(10)]
+        return EvalReport(str(model_path), 10, 1.0, 0.01, rows, np.eye(10, dtype=int).tolist())
 
     monkeypatch.setattr("tui.core.evaluate.evaluate", slow_evaluate)
     app = make_app()
-    app.predictor = lambda: SlowPredictor()
+    app.predictor = lambda: SlowPredictor(work_done)
+    handed_back = HandBacks(app, after=work_done)
     async with app.run_test(size=(100, 30)) as pilot:
         await type_command(pilot, command)
         assert any(w.is_running for w in app.workers)
         await pilot.press("ctrl+q")
-    assert app.return_value == 0
-    time.sleep(1.2)  # the thread finishes after the app has gone, and its answer goes nowhere quietly
+    assert app.return_value == 0 and not work_done.is_set(), "the app left before the work was done"
+    # The thread finishes after the app has gone; its answer is handed back and goes nowhere, quietly.
+    deadline = time.monotonic() + 30
+    while not (handed_back.late() and all(c["outcome"] for c in handed_back.late())):
+        assert time.monotonic() < deadline, f"the worker never handed its answer back: {handed_back.calls}"
+        await asyncio.sleep(0.05)
+    assert [(c["name"], c["outcome"]) for c in handed_back.late()] == [(answer, "returned")]
 
 
 async def test_tiny_terminals_show_a_notice_and_the_app_comes_back(workdir):

@@ -10,6 +10,9 @@ import numpy as np
 from PIL import Image
 
 from conftest import ROOT, run_cli
+from test_render import shows_drawing
+from tui.core.preprocess import preprocess_path
+from tui.core.render import ascii_digit
 
 
 def _save_digits(mnist, folder, indices):
@@ -101,7 +104,8 @@ def test_predict_files_and_folders(cli_env, trained_model, mnist, tmp_path):
     assert sum(truth[r["path"]] == r["digit"] for r in rows) >= 4
     text = run_cli("predict", str(digits[0][0]), "--model", str(trained_model), env=cli_env, check_rc=0).stdout
     assert f"predicted {digits[0][1]}" in text
-    assert any(ch in text for ch in "@#%*")  # the ASCII rendering of the input
+    seen = preprocess_path(digits[0][0]).input28
+    assert shows_drawing(text, ascii_digit(seen))  # the digit as the model saw it, drawn in ASCII
 
 
 def test_predict_reports_bad_files_and_goes_on(cli_env, trained_model, mnist, tmp_path):

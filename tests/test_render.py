@@ -14,6 +14,22 @@ def ring28() -> np.ndarray:
     return np.clip(1.0 - np.abs(r - 6) / 2, 0.0, 1.0).astype(np.float32)
 
 
+def shows_drawing(text: str, drawing: list[str]) -> bool:
+    """Whether ``text`` holds ``drawing`` as a block: its rows on consecutive lines, in one column.
+
+    Bars and percentages cannot satisfy it, unlike a check for single ramp or block characters.
+    """
+    inked = [row for row in drawing if row.strip(" .")]
+    assert len(inked) >= 4, f"the drawing to look for is nearly blank: {drawing}"
+    lines = text.splitlines()
+    width = max(len(row) for row in drawing)
+    for top in range(len(lines) - len(drawing) + 1):
+        for col in range(max(len(lines[top]) - width, 0) + 1):
+            if all(lines[top + k][col:col + width].ljust(width) == row.ljust(width) for k, row in enumerate(drawing)):
+                return True
+    return False
+
+
 @pytest.mark.parametrize("mode", ["ascii", "blocks"])
 def test_digit_is_14_lines_of_28(mode):
     lines = ascii_digit(ring28(), mode)
@@ -114,4 +130,5 @@ def test_format_prediction_uncertain_with_note():
     text = format_prediction("x.png", 0, 0.1, p, ring28(), mode="blocks", uncertain=True, note="does not look like a digit")
     header = text.splitlines()[0]
     assert "uncertain" in header and "does not look like a digit" in header
-    assert "█" in text
+    assert shows_drawing(text, ascii_digit(ring28(), "blocks"))  # the half-block digit, not just the bars
+    assert not shows_drawing(text, ascii_digit(ring28(), "ascii"))
