@@ -3,16 +3,34 @@
 MNIST digits are white on black, cropped to their ink, scaled to fit 20x20 with anti-aliased grey
 levels, and placed in a 28x28 field so their centre of mass sits at (14, 14). Photos, scans and
 drawings differ in polarity, lighting, noise, size and position; these functions undo that.
+
+The image analysis is scipy.ndimage (labelling, grey and binary morphology, distance transforms,
+zoom) and scikit-image (Otsu's threshold, hysteresis thresholding, the Hough transform):
+
+1. Polarity from the border (the usual paper) so ink is bright.
+2. Tiny images (32 px and less) are taken as already framed digits: a global paper level, no local
+   background (a bold digit touching the edges is not mistaken for shading). Larger ones shrink to at most ``WORK_SIDE`` by the *maximum* of each block, so a
+   1 px pen line on a 4000 px canvas keeps its full strength, then lose a smooth background
+   (a low percentile per block, opened, interpolated) and, at the scale of the strokes themselves,
+   shading and shadows wider than a stroke (a white top-hat sized from the measured stroke width).
+3. Ink is what stands clear of the paper's own noise (a robust sigma): hysteresis thresholding
+   keeps a faint stretch of stroke attached to a strong one.
+4. Long straight lines that run edge to edge (a crease, a ruled line, the edge of a scanned form's
+   cell) are dropped when other writing remains.
+5. The pieces that look like writing are cropped, strokes normalised to MNIST's width, fitted into
+   20x20 and centred by mass.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from tui.core.errors import ImageError
 from tui.core.images import open_image, to_grayscale
@@ -20,17 +38,26 @@ from tui.core.images import open_image, to_grayscale
 SIZE = 28
 BOX = 20
 CENTRE = 14.0
-# Longest side analysed: far more than the 20 px the digit ends up as, and it keeps big photos quick.
-WORK_SIDE = 400
+# Longest side analysed. Larger images shrink by block maxima of the ink, which keeps hairlines.
+WORK_SIDE = 512
+# Images this small are digits someone already cropped: one paper level, no local background.
+TINY_SIDE = 32
 PREVIEW_SIDE = 112
 # Stroke widths in output pixels: thinner than THIN_STROKE is thickened to about TARGET_STROKE.
 THIN_STROKE = 1.6
 TARGET_STROKE = 2.4
 # Below this contrast (on a 0..1 scale) between ink and background there is nothing to read.
 MIN_CONTRAST = 0.08
-# ...and it must exceed this many standard deviations of the background noise.
+# Ink must stand this many robust standard deviations above the paper's noise ...
 NOISE_MARGIN = 8.0
+# ... and a stroke may fade to this many where it joins ink that does.
+FAINT_MARGIN = 3.0
+# Shading wider than this many stroke widths is background, not writing.
+TOPHAT_STROKES = 4.0
+# A straight line covering this share of its chord across the image is a crease, rule or cell edge.
+RULE_COVER = 0.85
 _BLANK = "no digit found: the image is blank, uniform or only noise; give an image with a dark digit on light paper or a light one on dark"
+_EIGHT = np.ones((3, 3), dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -51,6 +78,7 @@ class InkMap:
     boxes: list[tuple[int, int, int, int]]
     areas: list[int]
     threshold: float
+    grow: int = 1  # pixels the chosen pieces grow by to keep the anti-aliased rims of their strokes
 
 
 def preprocess_path(path: str | os.PathLike) -> Preprocessed:
@@ -74,41 +102,99 @@ def preprocess_gray(gray: np.ndarray) -> np.ndarray:
 
 def find_ink(gray: np.ndarray) -> InkMap:
     """Flatten lighting, make ink bright on black, and keep the connected pieces that look like writing."""
-    ink = ink_image(gray)
-    threshold = _threshold(ink)
-    mask = ink > threshold
+    ink, noise, tiny = _ink_and_noise(gray)
+    mask, threshold = _ink_mask(ink, noise)
+    if not tiny:
+        mask = _drop_rules(mask)
     labels, boxes, areas = connected_components(mask)
     keep = _digit_pieces(boxes, areas, ink.shape)
     if not keep:
         raise ImageError(_BLANK)
     # Relabel so the kept pieces are 1..k and everything else (specks) is 0.
     lookup = np.zeros(len(boxes) + 1, dtype=np.int32)
-    for new, old in enumerate(keep, start=1):
-        lookup[old + 1] = new
+    lookup[np.asarray(keep) + 1] = np.arange(1, len(keep) + 1)
     return InkMap(
         ink=ink, labels=lookup[labels], boxes=[boxes[i] for i in keep], areas=[areas[i] for i in keep], threshold=threshold,
+        grow=max(1, round(max(ink.shape) / 150)),
     )
 
 
 def ink_image(gray: np.ndarray) -> np.ndarray:
     """Ink strength in [0, 1] (1 = strongest ink) with background, lighting and polarity removed."""
+    return _ink_and_noise(gray)[0]
+
+
+def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """Ink in [0, 1] at the working resolution, the paper's noise on that scale, and whether it is tiny."""
     gray = np.asarray(gray, dtype=np.float32)
     if gray.ndim != 2:
         raise ImageError(f"expected a grayscale image, got an array of shape {gray.shape}")
     if min(gray.shape) < 2:
         raise ImageError(_BLANK)
     gray = np.nan_to_num(np.clip(gray, 0.0, 1.0))
-    gray = _shrink(gray, WORK_SIDE)
     if float(np.ptp(gray)) < MIN_CONTRAST:
         raise ImageError(_BLANK)
-    x = 1.0 - gray if _dark_ink(gray) else gray
-    ink = np.clip(x - _background(x), 0.0, None)
-    top = float(np.percentile(ink, 99.9))
+    tiny = max(gray.shape) <= TINY_SIDE
+    if tiny:
+        # Already framed (the digit may touch the edges): one paper level for all of it.
+        x = 1.0 - gray if _dark_ink(gray) else gray
+        noise = _noise(x)
+        ink = np.clip(x - _paper_level(x), 0.0, None)
+    else:
+        # Shrink by block maxima so a hairline keeps its strength, then remove the background.
+        # Polarity comes from the border (the usual paper), unless its strokes are feeble next to
+        # the image's contrast and the other polarity's strokes are far stronger: the dark shadow
+        # of a phone photo pulls the border's statistics the wrong way.
+        k = math.ceil(max(gray.shape) / WORK_SIDE)
+        dark = _dark_ink(gray)
+        x = _block_max(1.0 - gray if dark else gray, k)
+        ink = np.clip(x - _background(x), 0.0, None)
+        strength = _stroke_strength(ink)
+        if strength < 0.6 * float(np.ptp(x)):
+            x2 = _block_max(gray if dark else 1.0 - gray, k)
+            ink2 = np.clip(x2 - _background(x2), 0.0, None)
+            if _stroke_strength(ink2) > 1.5 * strength + MIN_CONTRAST:
+                x, ink = x2, ink2
+        noise = _noise(x)
+        ink = _flatten_shading(ink, noise)
+    top = float(ink.max())
     # Writing must stand well clear of the paper's own grain, or we would "read" the noise.
-    spread = float(np.median(np.abs(ink - np.median(ink)))) * 1.4826
-    if top < max(MIN_CONTRAST, NOISE_MARGIN * spread):
+    if top < max(MIN_CONTRAST, NOISE_MARGIN * noise):
         raise ImageError(_BLANK)
-    return np.clip(ink / max(float(ink.max()), 1e-6), 0.0, 1.0)
+    return np.clip(ink / top, 0.0, 1.0), noise / top, tiny
+
+
+def _stroke_strength(ink: np.ndarray) -> float:
+    """How strongly the strokes stand out: the mean of the pixels at least half as strong as the strongest."""
+    top = float(ink.max())
+    return float(ink[ink >= 0.5 * top].mean()) if top > 0 else 0.0
+
+
+def _noise(x: np.ndarray) -> float:
+    """Standard deviation of the pixel noise, from neighbour differences (robust to edges and gradients).
+
+    Differences along every fourth row and column are plenty for a median, at a quarter of the cost.
+    """
+    diffs = np.concatenate([np.abs(np.diff(x[::4], axis=1)).ravel(), np.abs(np.diff(x[:, ::4], axis=0)).ravel()])
+    return float(np.median(diffs)) * 1.4826 / math.sqrt(2.0)
+
+
+def _paper_level(x: np.ndarray) -> float:
+    """The paper's level in a bright-ink image: the median of the pixels below Otsu's split."""
+    from skimage.filters import threshold_otsu  # noqa: PLC0415
+
+    split = threshold_otsu(x)
+    below = x[x <= split]
+    return float(np.median(below)) if below.size else float(x.min())
+
+
+def _block_max(x: np.ndarray, k: int) -> np.ndarray:
+    """Shrink by ``k`` taking each block's maximum: thin bright strokes keep their full strength."""
+    if k <= 1:
+        return x
+    h, w = x.shape
+    padded = np.pad(x, ((0, -h % k), (0, -w % k)), mode="edge")
+    return padded.reshape(padded.shape[0] // k, k, padded.shape[1] // k, k).max(axis=(1, 3))
 
 
 def normalise_ink(ink: np.ndarray) -> np.ndarray:
@@ -126,9 +212,7 @@ def normalise_ink(ink: np.ndarray) -> np.ndarray:
     if small.max() <= 0:
         raise ImageError(_BLANK)
     small /= small.max()
-    ys, xs = np.indices(small.shape)
-    mass = small.sum()
-    cy, cx = (small * ys).sum() / mass, (small * xs).sum() / mass
+    cy, cx = ndimage.center_of_mass(small)
     # Integer shift like LeCun's MNIST; clamped so a lopsided digit is never cut off.
     top = int(np.clip(round(CENTRE - cy), 0, SIZE - new_h))
     left = int(np.clip(round(CENTRE - cx), 0, SIZE - new_w))
@@ -139,11 +223,10 @@ def normalise_ink(ink: np.ndarray) -> np.ndarray:
 
 def _crop(ink: np.ndarray) -> np.ndarray:
     """The bounding box of the ink (anything above 0.05)."""
-    rows = np.flatnonzero(ink.max(axis=1) > 0.05)
-    cols = np.flatnonzero(ink.max(axis=0) > 0.05)
-    if rows.size == 0:
+    box = ndimage.find_objects((ink > 0.05).astype(np.int8))
+    if not box or box[0] is None:
         raise ImageError(_BLANK)
-    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return ink[box[0]]
 
 
 def looks_like_digit(input28: np.ndarray) -> bool:
@@ -178,94 +261,55 @@ def digit_score(input28: np.ndarray) -> float:
 def connected_components(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[int]]:
     """8-connected components of a boolean mask: labels (0 = background, i + 1 = component i), boxes, areas.
 
-    Boxes are (top, left, bottom, right) with exclusive ends. Works on runs of pixels, so it is fast
-    in numpy without SciPy.
+    Boxes are (top, left, bottom, right) with exclusive ends.
     """
-    h, w = mask.shape
-    padded = np.zeros((h, w + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    r_start, c_start = np.nonzero(edges == 1)
-    _, c_end = np.nonzero(edges == -1)
-    n = len(r_start)
-    labels = np.zeros((h, w), dtype=np.int32)
-    if n == 0:
-        return labels, [], []
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    row_first = np.searchsorted(r_start, np.arange(h + 1))
-    for row in range(1, h):
-        prev = range(row_first[row - 1], row_first[row])
-        j0 = prev.start
-        for i in range(row_first[row], row_first[row + 1]):
-            # Runs in the row above that touch this one, diagonals included.
-            while j0 < prev.stop and c_end[j0] < c_start[i]:
-                j0 += 1
-            j = j0
-            while j < prev.stop and c_start[j] <= c_end[i]:
-                a, b = find(i), find(j)
-                if a != b:
-                    parent[max(a, b)] = min(a, b)
-                j += 1
-    roots = np.array([find(i) for i in range(n)])
-    _, comp = np.unique(roots, return_inverse=True)
-    boxes: list[list[int]] = []
-    areas: list[int] = []
-    for i in range(n):
-        k = comp[i]
-        r, c0, c1 = r_start[i], c_start[i], c_end[i]
-        labels[r, c0:c1] = k + 1
-        if k == len(boxes):
-            boxes.append([r, c0, r + 1, c1])
-            areas.append(0)
-        box = boxes[k]
-        box[0], box[1], box[2], box[3] = min(box[0], r), min(box[1], c0), max(box[2], r + 1), max(box[3], c1)
-        areas[k] += int(c1 - c0)
-    return labels, [tuple(int(v) for v in b) for b in boxes], areas
+    labels, n = ndimage.label(mask, structure=_EIGHT)
+    boxes = [(s[0].start, s[1].start, s[0].stop, s[1].stop) for s in ndimage.find_objects(labels)]
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:].tolist()
+    return labels.astype(np.int32, copy=False), boxes, areas
 
 
 def digit_ink(inkmap: InkMap, pieces) -> np.ndarray:
     """The ink of the chosen pieces (labels 1..k) alone: specks and paper texture set to zero."""
     chosen = np.isin(inkmap.labels, list(pieces))
     # Grown a little so the anti-aliased rims of strokes survive, but never into another piece.
-    near = _dilate(chosen, max(1, round(max(inkmap.ink.shape) / 150))) & ((inkmap.labels == 0) | chosen)
+    near = ndimage.binary_dilation(chosen, iterations=inkmap.grow) & ((inkmap.labels == 0) | chosen)
     floor = min(0.5 * inkmap.threshold, 0.15)
     return np.clip((inkmap.ink - floor) / (1.0 - floor), 0.0, 1.0) * near
 
 
 def _dark_ink(gray: np.ndarray) -> bool:
     """True when the writing is darker than its background (judged from the border, the usual paper)."""
+    step = max(1, max(gray.shape) // 512)
+    gray = gray[::step, ::step]
     h, w = gray.shape
     band = max(1, min(h, w) // 10)
     border = np.concatenate([gray[:band].ravel(), gray[-band:].ravel(), gray[:, :band].ravel(), gray[:, -band:].ravel()])
     level = float(np.median(border))
     lo, hi = np.percentile(gray, [1, 99])
+    if max(level - lo, hi - level) < MIN_CONTRAST:
+        # Ink under 1% of the image (a hairline on a big canvas): compare the extremes instead.
+        lo, hi = float(gray.min()), float(gray.max())
     # The ink is whichever extreme lies further from the background level.
     return (level - lo) > (hi - level)
 
 
 def _background(x: np.ndarray) -> np.ndarray:
-    """Large-scale background of a bright-ink image: a low percentile per block, opened, then smoothed."""
+    """Large-scale background of a bright-ink image: a low percentile per block, opened, then interpolated."""
     h, w = x.shape
     block = max(6, max(h, w) // 8)
-    gh, gw = -(-h // block), -(-w // block)
-    grid = np.zeros((gh, gw), dtype=np.float32)
-    for i in range(gh):
-        for j in range(gw):
-            grid[i, j] = np.percentile(x[i * block:(i + 1) * block, j * block:(j + 1) * block], 25)
-    # Opening (min then max over 3x3 blocks) drops blocks that strokes filled but keeps gradients.
-    grid = _grid_filter(_grid_filter(grid, np.min), np.max)
-    # Extend the grid linearly by one block each way: interpolation would otherwise hold the
-    # outer half-blocks flat and leave a lighting gradient's edges behind as fake ink.
+    padded = np.pad(x, ((0, -h % block), (0, -w % block)), mode="reflect")
+    gh, gw = padded.shape[0] // block, padded.shape[1] // block
+    cells = padded.reshape(gh, block, gw, block).transpose(0, 2, 1, 3).reshape(gh, gw, block * block)
+    grid = np.partition(cells, block * block // 4, axis=2)[:, :, block * block // 4].astype(np.float32)
+    # Opening (min then max over 3x3 blocks) drops blocks that strokes filled but keeps gradients;
+    # the grid is first extended by one block continuing each edge's slope, so a lighting ramp's
+    # edges are not held flat (which would leave them behind as fake ink).
     grid = _pad_linear(grid)
-    img = Image.fromarray(grid.astype(np.float32)).resize(((gw + 2) * block, (gh + 2) * block), Image.Resampling.BILINEAR)
-    return np.asarray(img, dtype=np.float32)[block:block + h, block:block + w]
+    grid = ndimage.grey_opening(grid, size=(3, 3), mode="nearest")
+    # Bilinear interpolation back to full size (Pillow's resize is several times faster than ndimage.zoom here).
+    up = Image.fromarray(grid).resize((grid.shape[1] * block, grid.shape[0] * block), Image.Resampling.BILINEAR)
+    return np.asarray(up, dtype=np.float32)[block:block + h, block:block + w]
 
 
 def _pad_linear(grid: np.ndarray) -> np.ndarray:
@@ -273,27 +317,95 @@ def _pad_linear(grid: np.ndarray) -> np.ndarray:
     return np.pad(grid, 1, mode="reflect", reflect_type="odd") if min(grid.shape) > 1 else np.pad(grid, 1, mode="edge")
 
 
-def _grid_filter(grid: np.ndarray, reduce) -> np.ndarray:
-    padded = _pad_linear(grid)
-    stack = [padded[i:i + grid.shape[0], j:j + grid.shape[1]] for i in range(3) for j in range(3)]
-    return reduce(np.stack(stack), axis=0)
+def _flatten_shading(ink: np.ndarray, noise: float) -> np.ndarray:
+    """Remove what is much wider than a stroke (a shadow, the dark side of a page) but keep strokes.
+
+    A white top-hat whose size follows the measured stroke width: thin ballpoint on a shaded photo
+    loses the shading, a heavy marker keeps its full strokes.
+    """
+    strong = ink > max(MIN_CONTRAST, NOISE_MARGIN * noise, 0.5 * float(ink.max()))
+    if not strong.any():
+        return ink
+    width = stroke_width(strong)
+    size = int(round(TOPHAT_STROKES * width)) | 1
+    if size >= 0.25 * min(ink.shape):
+        return ink  # strokes as wide as the image: a bold close-up, nothing to flatten
+    return ndimage.white_tophat(ink, size=(size, size))
 
 
-def _threshold(ink: np.ndarray) -> float:
-    """Otsu's threshold on the ink histogram, floored so faint paper texture never counts as ink."""
-    hist, edges = np.histogram(ink, bins=128, range=(0.0, 1.0))
-    centres = (edges[:-1] + edges[1:]) / 2
-    weight = np.cumsum(hist)
-    total = weight[-1]
-    mean = np.cumsum(hist * centres)
-    w0, w1 = weight[:-1], total - weight[:-1]
-    valid = (w0 > 0) & (w1 > 0)
-    between = np.zeros_like(centres[:-1])
-    m0 = mean[:-1][valid] / w0[valid]
-    m1 = (mean[-1] - mean[:-1][valid]) / w1[valid]
-    between[valid] = w0[valid] * w1[valid] * (m0 - m1) ** 2
-    otsu = float(edges[1:-1][np.argmax(between)]) if valid.any() else 0.5
-    return float(np.clip(otsu, 0.2, 0.6))
+def _ink_mask(ink: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
+    """Pixels that are ink: strong ones (Otsu, above the noise) and faint ones joined to them."""
+    from skimage.filters import apply_hysteresis_threshold, threshold_otsu  # noqa: PLC0415
+
+    high = float(np.clip(threshold_otsu(ink), 0.2, 0.6))
+    high = max(high, NOISE_MARGIN * noise)
+    low = max(0.5 * high, FAINT_MARGIN * noise, MIN_CONTRAST)
+    return apply_hysteresis_threshold(ink, min(low, high), high), high
+
+
+def _drop_rules(mask: np.ndarray) -> np.ndarray:
+    """Remove straight lines that cross the whole image past the writing (creases, rules, cell edges).
+
+    A line is dropped when it covers most of its chord across the image *and* runs on beyond the
+    rest of the ink at both ends: the stem of a 9 or the bar of a 7 in a tight crop ends where
+    the digit does, a crease or the edge of a form's cell does not.
+    """
+    from skimage.transform import hough_line, hough_line_peaks  # noqa: PLC0415
+
+    h, w = mask.shape
+    if min(h, w) < 16 or _borders_touched(mask) < 2:
+        return mask  # such a line runs off the image at both ends
+    width = max(1.0, stroke_width(mask))
+    angles = np.linspace(-np.pi / 2, np.pi / 2, 180, endpoint=False)
+    accumulator, thetas, dists = hough_line(mask, theta=angles)
+    peaks = hough_line_peaks(accumulator, thetas, dists, num_peaks=6, threshold=0.25 * min(h, w))
+    ys, xs = np.mgrid[0:h, 0:w]
+    lines = []
+    for _, theta, dist in zip(*peaks):
+        near = np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= width / 2 + 1.5
+        chord = near.sum() / (width + 3.0)  # the line's length inside the image
+        run = _longest_run(mask, near, theta)
+        if chord >= 0.5 * max(h, w) and run[1] - run[0] >= RULE_COVER * chord:
+            lines.append((theta, near, run))
+    if not lines:
+        return mask
+    rest = mask.copy()
+    for _, near, _ in lines:
+        rest &= ~near
+    if rest.sum() < 0.1 * mask.sum():
+        return mask  # nothing but lines: a tall '1' in a tight crop is a line too
+    ry, rx = np.nonzero(rest)
+    keep = mask.copy()
+    for theta, near, (start, stop) in lines:
+        along = -rx * np.sin(theta) + ry * np.cos(theta)
+        lo, hi = float(along.min()), float(along.max())
+        margin = 0.1 * (hi - lo) + width
+        if start < lo - margin and stop > hi + margin:
+            keep &= ~near
+    return keep
+
+
+def _borders_touched(mask: np.ndarray) -> int:
+    """How many of the four borders have ink within 3% of the image's size."""
+    band = max(1, round(0.03 * max(mask.shape)))
+    return int(mask[:band].any()) + int(mask[-band:].any()) + int(mask[:, :band].any()) + int(mask[:, -band:].any())
+
+
+def _longest_run(mask: np.ndarray, near: np.ndarray, theta: float) -> tuple[float, float]:
+    """Where (start, stop, as positions along the line) the longest unbroken run of ink lies in a band."""
+    ys, xs = np.nonzero(near)
+    along = -xs * np.sin(theta) + ys * np.cos(theta)
+    origin = float(along.min())
+    index = np.round(along - origin).astype(np.int64)
+    inked = np.zeros(int(index.max()) + 1, dtype=bool)
+    inked[index[mask[ys, xs]]] = True
+    # Bridge small gaps (a skipping pen, a dotted rule, JPEG) before measuring the run.
+    inked = ndimage.binary_closing(np.pad(inked, 3), structure=np.ones(5, dtype=bool))[3:-3]
+    runs, n = ndimage.label(inked)
+    if not n:
+        return 0.0, 0.0
+    longest = ndimage.find_objects(runs)[int(np.argmax(np.bincount(runs.ravel())[1:]))][0]
+    return origin + longest.start, origin + longest.stop
 
 
 def _digit_pieces(boxes, areas, shape) -> list[int]:
@@ -320,7 +432,7 @@ def _digit_pieces(boxes, areas, shape) -> list[int]:
 
 def stroke_width(mask: np.ndarray) -> float:
     """Typical stroke width of a boolean ink mask in pixels: twice its area over its boundary length."""
-    inner = _erode(mask, 1)
+    inner = ndimage.binary_erosion(mask, border_value=0)
     boundary = int((mask & ~inner).sum())
     return 2.0 * float(mask.sum()) / max(boundary, 1)
 
@@ -336,42 +448,12 @@ def _normalise_stroke(crop: np.ndarray, scale: float) -> np.ndarray:
     radius = round((TARGET_STROKE - width) / scale / 2)
     if radius < 1:
         return crop
-    # Pad first so strokes touching the crop's edge grow outwards too.
-    padded = np.pad(crop, radius)
-    return _grey_dilate(padded, radius)
-
-
-def _grey_dilate(x: np.ndarray, radius: int) -> np.ndarray:
-    """Maximum over a roughly round neighbourhood (alternating cross and square steps)."""
-    out = x
+    # Pad first so strokes touching the crop's edge grow outwards too. Alternate cross and square
+    # steps: a roughly round pen, at the cost of small separable filters.
+    out = np.pad(crop, radius)
+    cross = ndimage.generate_binary_structure(2, 1)
     for step in range(radius):
-        grown = out.copy()
-        np.maximum(grown[1:], out[:-1], out=grown[1:])
-        np.maximum(grown[:-1], out[1:], out=grown[:-1])
-        np.maximum(grown[:, 1:], out[:, :-1], out=grown[:, 1:])
-        np.maximum(grown[:, :-1], out[:, 1:], out=grown[:, :-1])
-        if step % 2:
-            np.maximum(grown[1:, 1:], out[:-1, :-1], out=grown[1:, 1:])
-            np.maximum(grown[:-1, :-1], out[1:, 1:], out=grown[:-1, :-1])
-            np.maximum(grown[1:, :-1], out[:-1, 1:], out=grown[1:, :-1])
-            np.maximum(grown[:-1, 1:], out[1:, :-1], out=grown[:-1, 1:])
-        out = grown
-    return out
-
-
-def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
-    return ~_dilate(~mask, radius)
-
-
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    out = mask.copy()
-    for _ in range(radius):
-        grown = out.copy()
-        grown[1:] |= out[:-1]
-        grown[:-1] |= out[1:]
-        grown[:, 1:] |= out[:, :-1]
-        grown[:, :-1] |= out[:, 1:]
-        out = grown
+        out = ndimage.grey_dilation(out, size=(3, 3)) if step % 2 else ndimage.grey_dilation(out, footprint=cross)
     return out
 
 

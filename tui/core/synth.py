@@ -172,3 +172,178 @@ def _inverted(digit28: np.ndarray, rng: np.random.Generator, side: int) -> Image
     dark, light = rng.uniform(0.0, 0.2), rng.uniform(0.75, 1.0)
     gray = dark + (light - dark) * alpha + 0.015 * rng.standard_normal(alpha.shape, dtype=np.float32)
     return Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8))
+
+
+# --- Failure classes seen on real images -----------------------------------------------------------
+# Each renders an MNIST digit the way one kind of real input defeated an earlier pipeline, so the
+# benchmark and the tests hold every class to account (see BENCHMARKS.md, "real images").
+FAILURE_CLASSES = ("hairline", "long_stroke", "tiny", "shaded", "crease", "form_cell")
+
+
+def render_failure_class(digit28: np.ndarray, kind: str, rng: np.random.Generator) -> Image.Image:
+    """One MNIST digit (uint8, white on black) as an image of the given failure class."""
+    render = {
+        "hairline": _hairline, "long_stroke": _long_stroke, "tiny": _tiny, "shaded": _shaded,
+        "crease": _crease, "form_cell": _form_cell,
+    }.get(kind)
+    if render is None:
+        raise ValueError(f"unknown failure class {kind!r}; choose one of {', '.join(FAILURE_CLASSES)}")
+    return render(np.asarray(digit28, dtype=np.uint8), rng)
+
+
+def _pen_line(digit28: np.ndarray, side: int, width: float, rng: np.random.Generator) -> np.ndarray:
+    """The digit's centre line as a pen stroke of ``width`` pixels, about ``side`` pixels tall (0..1)."""
+    from scipy import ndimage  # noqa: PLC0415
+    from skimage.morphology import skeletonize  # noqa: PLC0415
+
+    img = Image.fromarray(digit28)
+    box = img.getbbox() or (0, 0, 28, 28)
+    img = img.crop(box)
+    scale = side / max(img.size)
+    big = np.asarray(img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                                Image.Resampling.BICUBIC), dtype=np.float32) / 255.0
+    skeleton = skeletonize(np.pad(big > 0.5, 2))
+    # Distance to the centre line, then an anti-aliased edge at width / 2.
+    dist = ndimage.distance_transform_edt(~skeleton)
+    return np.clip(width / 2 + 0.5 - dist, 0.0, 1.0).astype(np.float32)
+
+
+def _on_canvas(stroke: np.ndarray, shape: tuple[int, int], top: int, left: int) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.float32)
+    h, w = min(stroke.shape[0], shape[0] - top), min(stroke.shape[1], shape[1] - left)
+    out[top:top + h, left:left + w] = stroke[:h, :w]
+    return out
+
+
+def _hairline(digit28, rng):
+    """A drawing-app export: a 1-3 px pen line on a large white canvas, the digit in one corner."""
+    h, w = int(rng.integers(600, 700)), int(rng.integers(1050, 1250))
+    stroke = _pen_line(digit28, int(rng.integers(120, 260)), float(rng.uniform(1.0, 3.0)), rng)
+    corner_y = int(rng.choice([rng.integers(10, 60), h - stroke.shape[0] - int(rng.integers(10, 60))]))
+    corner_x = int(rng.choice([rng.integers(10, 80), w - stroke.shape[1] - int(rng.integers(10, 80))]))
+    alpha = _on_canvas(stroke, (h, w), max(0, corner_y), max(0, corner_x))
+    gray = 1.0 - alpha * rng.uniform(0.85, 1.0)
+    return Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8)).convert("RGB")
+
+
+def _long_stroke(digit28, rng):
+    """A thin pen line on a plain white image of about 300x340 (a '1' is one long stroke)."""
+    h, w = int(rng.integers(300, 360)), int(rng.integers(280, 330))
+    stroke = _pen_line(digit28, int(h * rng.uniform(0.5, 0.8)), float(rng.uniform(1.5, 3.0)), rng)
+    top = (h - stroke.shape[0]) // 2 + int(rng.integers(-20, 21))
+    left = (w - stroke.shape[1]) // 2 + int(rng.integers(-20, 21))
+    alpha = _on_canvas(stroke, (h, w), max(0, top), max(0, left))
+    gray = 1.0 - alpha * rng.uniform(0.7, 1.0)
+    return Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8))
+
+
+def _tiny(digit28, rng):
+    """A small scan or crop: 16x16 or 28x28, faint, thick or blocky strokes, often touching the edges."""
+    from scipy import ndimage  # noqa: PLC0415
+
+    a = np.asarray(digit28, dtype=np.float32) / 255.0
+    box = Image.fromarray(digit28).getbbox() or (0, 0, 28, 28)
+    a = a[box[1]:box[3], box[0]:box[2]]
+    variant = int(rng.integers(4))
+    if variant == 1:  # thick: a heavy marker
+        a = ndimage.grey_dilation(a, size=(2, 2))
+    margin = int(rng.integers(0, 3))
+    a = np.pad(a, margin)
+    side = 16 if variant in (0, 3) else 28
+    img = Image.fromarray((a * 255).astype(np.uint8))
+    scale = side / max(img.size)
+    img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BOX)
+    canvas = Image.new("L", (side, side), 0)
+    canvas.paste(img, ((side - img.width) // 2, (side - img.height) // 2))
+    ink = np.asarray(canvas, dtype=np.float32) / 255.0
+    if variant == 3:  # blocky: a binarised low-resolution scan
+        ink = (ink > 0.4).astype(np.float32)
+    paper, dark = rng.uniform(0.55, 0.95), rng.uniform(0.0, 0.3)
+    if variant == 2:  # faint: pencil on grey paper
+        dark = paper - rng.uniform(0.15, 0.3)
+    gray = paper * (1 - ink) + dark * ink + 0.02 * rng.standard_normal(ink.shape)
+    return Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8))
+
+
+def _photo_paper(shape, rng, colour=(232, 222, 196)):
+    """Beige paper under uneven light: a strong gradient and a soft shadow across part of the page."""
+    h, w = shape
+    paper = _paper(shape, rng, colour)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    cy, cx = rng.uniform(-0.2, 1.2) * h, rng.uniform(-0.2, 1.2) * w
+    r = rng.uniform(0.3, 0.6) * max(h, w)
+    shadow = 1.0 - rng.uniform(0.25, 0.45) * np.exp(-(((ys - cy) ** 2 + (xs - cx) ** 2) / (2 * r * r)))
+    return paper * shadow[..., None]
+
+
+def _ballpoint(paper, alpha, rng, colour=None):
+    ink = np.array(colour or ((30, 50, 160) if rng.random() < 0.7 else (40, 40, 50)), dtype=np.float32) / 255.0
+    rgb = paper * (1 - alpha[..., None]) + ink[None, None] * paper.mean(axis=2, keepdims=True) * alpha[..., None]
+    rgb += 0.01 * rng.standard_normal((*rgb.shape[:2], 1), dtype=np.float32)
+    img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.6))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=int(rng.integers(60, 90)))
+    out = Image.open(io.BytesIO(buf.getvalue()))
+    out.load()
+    return out
+
+
+def _uneven(shape, rng, low):
+    """A smooth random field in [low, 1]: ink that skips and fades along the stroke."""
+    coarse = rng.uniform(low, 1.0, (5, 5)).astype(np.float32)
+    return np.asarray(Image.fromarray(coarse).resize((shape[1], shape[0]), Image.Resampling.BICUBIC), dtype=np.float32)
+
+
+def _shaded(digit28, rng):
+    """A phone photo of thin blue ballpoint on beige paper with a shading gradient and a shadow."""
+    side = int(rng.integers(480, 560))
+    stroke = _pen_line(digit28, int(side * rng.uniform(0.4, 0.6)), float(rng.uniform(2.0, 4.0)), rng)
+    top, left = (side - stroke.shape[0]) // 2 + int(rng.integers(-40, 41)), (side - stroke.shape[1]) // 2 + int(rng.integers(-40, 41))
+    alpha = _on_canvas(stroke, (side, side), max(0, top), max(0, left)) * _uneven((side, side), rng, 0.55) * 0.85
+    return _ballpoint(_photo_paper((side, side), rng), alpha, rng)
+
+
+def _crease(digit28, rng):
+    """A photo of folded paper: a crease line across the page and a step in the light along it."""
+    side = int(rng.integers(400, 520))
+    stroke = _pen_line(digit28, int(side * rng.uniform(0.45, 0.65)), float(rng.uniform(3.0, 6.0)), rng)
+    top, left = (side - stroke.shape[0]) // 2, (side - stroke.shape[1]) // 2
+    alpha = _on_canvas(stroke, (side, side), top, left) * _uneven((side, side), rng, 0.35) * 0.9
+    paper = _paper((side, side), rng, _PAPERS[int(rng.integers(len(_PAPERS)))])
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32)
+    theta = rng.uniform(0, np.pi)
+    d = np.cos(theta) * (xs - side / 2) + np.sin(theta) * (ys - side / 2) - rng.uniform(-0.2, 0.2) * side
+    # One side of the fold faces away from the light; the fold itself is a thin dark line with a highlight.
+    paper = paper * np.where(d > 0, 1.0, 1.0 - rng.uniform(0.08, 0.2))[..., None]
+    line = np.exp(-(d / rng.uniform(1.0, 2.5)) ** 2) * rng.uniform(0.25, 0.45)
+    highlight = np.exp(-((d - 4) / 2.0) ** 2) * 0.08
+    paper = np.clip(paper * (1 - line)[..., None] + highlight[..., None], 0, 1)
+    return _ballpoint(paper, alpha, rng)
+
+
+def _form_cell(digit28, rng):
+    """A cropped cell of a scanned form: ruled box edges (often cut) around a handwritten digit."""
+    h, w = int(rng.integers(44, 90)), int(rng.integers(40, 80))
+    mask = _ink_mask(digit28, int(min(h, w) * rng.uniform(0.55, 0.75)), rng, width=int(rng.integers(0, 2)))
+    alpha = np.asarray(_place((w, h), mask, rng, centred=0.6), dtype=np.float32) / 255.0
+    rule = np.zeros((h, w), dtype=np.float32)
+    t = int(rng.integers(1, 3))
+    strength = rng.uniform(0.5, 0.9)
+    for side in ("top", "bottom", "left", "right"):
+        if rng.random() < 0.75:
+            off = int(rng.integers(0, 3))
+            if side == "top":
+                rule[off:off + t] = strength
+            elif side == "bottom":
+                rule[h - off - t:h - off] = strength
+            elif side == "left":
+                rule[:, off:off + t] = strength
+            else:
+                rule[:, w - off - t:w - off] = strength
+    if rng.random() < 0.5:  # a printed dotted baseline
+        y = int(h * rng.uniform(0.8, 0.9))
+        rule[y, ::3] = np.maximum(rule[y, ::3], strength * 0.7)
+    ink = np.maximum(alpha * rng.uniform(0.7, 1.0), rule)
+    paper = rng.uniform(0.85, 0.97)
+    gray = paper * (1 - ink) + 0.05 * ink + 0.02 * rng.standard_normal(ink.shape)
+    return Image.fromarray((np.clip(gray, 0, 1) * 255).astype(np.uint8))
