@@ -4,6 +4,7 @@ training runs in their own processes (MNIST subsets, so each takes seconds)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,13 +85,14 @@ async def test_samples_panel_previews_predicts_on_enter_and_predicts_all(project
         assert "2 of 3 images recognised" in last_text(app)
 
 
-def number_image(mnist, trained_model, path, count: int = 4) -> str:
-    """MNIST test digits the model gets right on their own, side by side, dark on light; returns the labels."""
+def number_image(mnist, trained_model, path, count: int = 4, labels: str | None = None) -> str:
+    """MNIST test digits the model gets right on their own (the given ``labels``, else the first
+    ``count``), side by side, dark on light; returns the number they write."""
     from tui.core.inference import Predictor
 
-    predictor = Predictor(trained_model)
-    right = [i for i in range(40) if int(np.argmax(predictor.predict_arrays(mnist.x_test[i:i + 1])[0])) == mnist.y_test[i]]
-    chosen = right[:count]
+    predicted = np.argmax(Predictor(trained_model).predict_arrays(mnist.x_test[:300]), axis=1)
+    right = [i for i in range(300) if predicted[i] == mnist.y_test[i]]
+    chosen = [next(i for i in right if mnist.y_test[i] == int(d)) for d in labels] if labels else right[:count]
     strip = np.pad(np.concatenate([mnist.x_test[i] for i in chosen], axis=1), 8)
     Image.fromarray((255 - strip).astype(np.uint8)).resize((strip.shape[1] * 3, strip.shape[0] * 3)).save(path)
     return "".join(str(int(mnist.y_test[i])) for i in chosen)
@@ -136,12 +138,18 @@ async def test_evaluate_fills_summary_table_heatmap_and_mistakes(project):
         assert app.query_one("#per-class", DataTable).row_count == 10
         heatmap = str(app.query_one("#confusion", Static).render())
         assert "true\\pred" in heatmap
+        wrong = int(re.search(r"2,000 test images, ([\d,]+) wrong", last_text(app)).group(1).replace(",", ""))
+        assert wrong > 1, "a small model gets some of 2,000 digits wrong"
         browser = app.query_one("#mistakes", MistakeBrowser)
-        if browser.mistakes:
-            browser.focus()
-            await pilot.press("right")
-            assert browser.index == (1 if len(browser.mistakes) > 1 else 0)
-            assert "true" in str(browser.render())
+        assert len(browser.mistakes) == min(wrong, 100)  # every mistake, up to the 100 kept
+        assert all(m.true != m.predicted for m in browser.mistakes)
+        browser.focus()
+        await pilot.press("right")
+        second = browser.mistakes[1]
+        assert browser.index == 1
+        shown = str(browser.render())
+        assert f"mistake 2/{len(browser.mistakes)}" in shown and f"test image #{second.index}" in shown
+        assert shows_drawing(shown, ascii_digit(second.image28))
 
 
 async def test_models_panel_lists_models_and_use_switches(project, trained_model):

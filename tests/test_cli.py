@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from conftest import ROOT, run_cli
+from test_app_engine import number_image
 from test_render import shows_drawing
 from tui.core.preprocess import preprocess_path
 from tui.core.render import ascii_digit
@@ -38,7 +39,7 @@ def test_train_command_records_a_run_and_writes_the_model(cli_env, tmp_path):
     listing = run_cli("runs", env=cli_env, check_rc=0).stdout
     assert "done" in listing and "classic" in listing and "1/1" in listing
     rows = [json.loads(line) for line in run_cli("runs", "--json", env=cli_env, check_rc=0).stdout.splitlines()]
-    assert rows[0]["status"] == "done" and rows[0]["progress"] == 1.0 and rows[0]["best_val_accuracy"] > 0.5
+    assert rows[0]["status"] == "done" and rows[0]["progress"] == 1.0 and rows[0]["best_val_accuracy"] > 0.65  # 74-75 % measured over seeds 0-2
     watched = run_cli("watch", "latest", env=cli_env, check_rc=0, timeout=60).stdout
     assert "epoch 1/1" in watched and "done in" in watched
 
@@ -152,15 +153,14 @@ def test_python_dash_m_and_version():
 
 
 def test_predict_number_reads_digits_left_to_right(cli_env, trained_model, mnist, tmp_path):
-    # "4 1 7 2": four real MNIST test digits written side by side, dark ink on light paper.
-    picks = [int(np.flatnonzero(mnist.y_test == d)[3]) for d in (4, 1, 7, 2)]
-    strip = np.concatenate([np.pad(mnist.x_test[i], ((10, 10), (6, 6))) for i in picks], axis=1)
+    # "4 1 7 2": four real MNIST test digits the model reads right on their own, written side by
+    # side on light paper; reading the number must then get every one of them, in order.
     path = tmp_path / "4172.png"
-    Image.fromarray(255 - strip).resize((strip.shape[1] * 3, strip.shape[0] * 3)).save(path)
+    assert number_image(mnist, trained_model, path, labels="4172") == "4172"
     proc = run_cli("predict", "--number", str(path), "--model", str(trained_model), "--json", env=cli_env, check_rc=0)
     row = json.loads(proc.stdout)
     assert len(row["digits"]) == 4 and all(len(d["probabilities"]) == 10 for d in row["digits"])
-    assert sum(a == b for a, b in zip(row["number"], "4172")) >= 3
+    assert row["number"] == "4172"
     text = run_cli("predict", "--number", str(path), "--model", str(trained_model), env=cli_env, check_rc=0).stdout
     assert f"read {row['number']}" in text and "digit 4:" in text
 

@@ -14,7 +14,7 @@ from conftest import ROOT, run_cli
 from tui.core import runs
 
 
-def test_one_epoch_on_a_subset_reaches_a_sane_accuracy(trained_run):
+def test_two_epochs_on_a_subset_reach_a_sane_accuracy(trained_run):
     assert trained_run.status == "done"
     assert trained_run.test_accuracy > 0.93, "2 epochs on 12,000 images should clear 93%"
     events = runs.read_events(trained_run.run_dir)
@@ -47,7 +47,7 @@ def _start_train(env, output, *extra):
 def _wait_for(env, predicate, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for run_dir in Path(env["DIGITREC_RUNS"]).glob("*"):
+        for run_dir in (p for p in Path(env["DIGITREC_RUNS"]).glob("*") if p.is_dir()):
             events = runs.read_events(run_dir)
             if predicate(events):
                 return run_dir
@@ -62,11 +62,13 @@ def test_stopping_mid_training_keeps_the_old_model(cli_env, trained_model, tmp_p
     before = output.read_bytes()
     proc = _start_train(cli_env, output)
     run_dir = _wait_for(cli_env, lambda ev: any(e["type"] == "batch" and e["step"] > 3 for e in ev))
-    sent = time.monotonic()
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    assert time.monotonic() - sent < 10, "a stop must take about one batch, not an epoch"
     assert proc.returncode == 130, err
+    events = runs.read_events(run_dir)
+    steps = events[0]["steps_per_epoch"]
+    assert steps > 100 and not [e for e in events if e["type"] == "epoch"], \
+        "a stop must take about one batch: the first epoch never finished"
     assert "Traceback" not in err + out
     assert output.read_bytes() == before, "the existing output model must be byte-identical"
     last = runs.read_events(run_dir)[-1]
@@ -126,7 +128,7 @@ def test_a_very_short_batch_norm_run_still_gives_a_working_model(mnist, tmp_path
     cfg = preset_config("default").with_overrides(epochs=1, train_subset=3000)
     result = run_training(cfg, data=mnist, output=tmp_path / "quick.h5", run_dir=tmp_path / "run")
     assert result.status == "done"
-    assert result.test_accuracy > 0.6, result.test_accuracy
+    assert result.test_accuracy > 0.85, result.test_accuracy  # 91.0-92.0 % measured over seeds 0-2; 11.5 % without
     assert read_metadata(tmp_path / "quick.h5")["batch_norm_recalibrated_on"] == 2048
     assert "batch-norm statistics re-estimated" in (tmp_path / "run" / "train.log").read_text()
     summary = runs.summarise(tmp_path / "run")
