@@ -77,23 +77,50 @@ def test_missing_file_and_folder(tmp_path):
     assert_one_line(exc.value, "folder")
 
 
-def test_truncated_png(tmp_path):
-    data = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 120), dtype=np.uint8)))
-    path = tmp_path / "cut.png"
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ImageError) as exc:
-        open_image(path)
-    assert_one_line(exc.value, "truncated")
+def digit_on_paper() -> Image.Image:
+    """The ring digit at the top of a sheet twice its height, on paper with a faint grain (so a
+    file's bytes spread evenly over its rows)."""
+    grain = np.random.default_rng(0).integers(225, 256, (128, 64), dtype=np.uint8)
+    sheet = Image.fromarray(grain)
+    sheet.paste(digit_image(), (0, 0))
+    return sheet
 
 
-def test_truncated_jpeg(tmp_path):
+@pytest.mark.parametrize("fmt, options", [("PNG", {"compress_level": 0}), ("JPEG", {"quality": 95})])
+def test_truncated_image_gives_the_rows_it_holds(tmp_path, fmt, options):
+    """A file cut off in the paper below the digit: the rows it holds are decoded and the digit
+    is read as from the whole file; the missing rows (black or grey fill) are not part of it."""
+    whole = tmp_path / f"whole.{fmt.lower()}"
+    digit_on_paper().save(whole, fmt, **options)
+    data = whole.read_bytes()
+    cut = tmp_path / f"cut.{fmt.lower()}"
+    cut.write_bytes(data[: int(len(data) * 0.75)])
+    with Image.open(whole) as intact:
+        intact = np.asarray(intact.convert("L"), dtype=np.float32) / 255.0
+    img = open_image(cut)
+    assert img.width == 64 and 64 <= img.height < 128, img.size
+    gray = to_grayscale(img)
+    np.testing.assert_allclose(gray[:64], intact[:64], atol=0.02)  # the digit, as in the whole file
+    assert gray[64:].min() > 0.8, "no fill from the missing part"
+    np.testing.assert_allclose(preprocess_image(img), preprocess_image(open_image(whole)), atol=0.02)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_image_with_nothing_decodable_is_one_clear_line(tmp_path, fmt):
+    """Cut off right after the header: nothing can be decoded, so it is refused as truncated."""
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 120, 3), dtype=np.uint8)).save(buf, "JPEG")
-    path = tmp_path / "cut.jpg"
-    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    digit_on_paper().save(buf, fmt)
+    data = buf.getvalue()
+    if fmt == "PNG":  # the first bytes of pixel data: not one whole row
+        start = data.index(b"IDAT") + 12
+    else:  # the scan header, and no scan
+        sos = data.index(b"\xff\xda")
+        start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(data[:start])
     with pytest.raises(ImageError) as exc:
         open_image(path)
-    assert_one_line(exc.value, "truncated")
+    assert_one_line(exc.value, "truncated or damaged", "re-save")
 
 
 def png_claiming(width: int, height: int) -> bytes:

@@ -7,11 +7,12 @@ Pillow or OS errors never escape.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from tui.core.errors import ImageError
 from tui.core.formats import IMAGE_SUFFIXES
@@ -72,7 +73,11 @@ def open_image(path: str | os.PathLike) -> Image.Image:
                 if width * height > MAX_PIXELS:
                     raise ImageError(_too_large(path, width, height))
                 img.seek(0)
-                img.load()
+                try:
+                    with _DECODE_LOCK:
+                        img.load()
+                except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError):
+                    img = _decodable_part(path)  # a truncated file: predict what can be decoded
                 try:
                     return ImageOps.exif_transpose(img)
                 except Exception:  # a damaged EXIF block should not cost the user the picture
@@ -93,6 +98,44 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         # Pillow reports damaged data with any of these, e.g. "image file is truncated".
         raise ImageError(f"{path} is truncated or damaged ({_reason(exc)}); re-save or re-export the image") from None
+
+
+# Pillow decodes truncated data only while its module-wide LOAD_TRUNCATED_IMAGES is set. We set it
+# for our own second attempt alone, and every decode here holds this lock, so no other load of
+# ours runs while it is set.
+_DECODE_LOCK = threading.Lock()
+
+
+def _decodable_part(path: Path) -> Image.Image:
+    """The rows Pillow can decode of a truncated file, above the flat fill left where data was missing."""
+    with _DECODE_LOCK:
+        lenient = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        try:
+            with Image.open(path, formats=PILLOW_FORMATS) as img:
+                img.seek(0)
+                img.load()
+                decoded, jpeg = img.copy(), img.format == "JPEG"
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = lenient
+    rows = _decoded_rows(np.asarray(decoded), jpeg)
+    if rows == 0:
+        raise ImageError(f"{path} is truncated or damaged (nothing could be decoded); re-save or re-export the image")
+    return decoded.crop((0, 0, decoded.width, rows)) if rows < decoded.height else decoded
+
+
+def _decoded_rows(pixels: np.ndarray, jpeg: bool) -> int:
+    """How many rows at the top hold data: missing ones come back as one flat fill value (black in
+    a PNG, grey in a JPEG), and a JPEG band of blocks cut short ends in that fill on the right."""
+    fill = pixels[-1:, :1]
+    flat = (pixels == fill).reshape(len(pixels), -1).all(axis=1)
+    if flat.all():
+        return 0
+    rows = len(flat) - int(np.argmin(flat[::-1]))
+    if jpeg and rows < len(flat):
+        cut_short = (pixels[:rows, -8:] == fill).reshape(rows, -1).all(axis=1)
+        rows = 0 if cut_short.all() else rows - int(np.argmin(cut_short[::-1]))
+    return rows
 
 
 def to_grayscale(img: Image.Image) -> np.ndarray:
