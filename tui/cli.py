@@ -6,6 +6,7 @@ Imports are lazy so that ``digitrec --help`` answers at once and never loads Ten
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("run", nargs="?", default="latest", help="run id, unique prefix, folder or 'latest'")
 
     stop = sub.add_parser("stop", help="ask a running run to stop (it keeps its best checkpoint)")
-    stop.add_argument("run", nargs="?", default="latest")
+    stop.add_argument("run", nargs="?", default=None, help="run id or prefix (default: the latest run that is training)")
 
     ev = sub.add_parser("evaluate", help="test accuracy, per-class precision/recall, confusion matrix")
     _add_model(ev)
@@ -86,8 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from tui.core.errors import DigitrecError
 
+    if args.command not in (None, "app"):
+        # A character the locale cannot show (a file name, a bar) becomes '?' rather than a crash.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, ValueError):
+                stream.reconfigure(errors="replace")
     try:
         handler = COMMANDS[args.command or "app"]
+        if hasattr(args, "data"):  # app, train, evaluate: MNIST may be read, here or in a training process
+            _check_data_file(args.data)
         return handler(args)
     except DigitrecError as exc:
         print(f"digitrec: {exc}", file=sys.stderr)
@@ -124,26 +132,30 @@ class TrainPrinter:
         self.width = 0
 
     def __call__(self, event: dict) -> None:
+        from tui.core.runs import worse_than_replaced
         from tui.core.train import describe_event
 
-        if event["type"] == "batch":
+        if event.get("type") == "batch":
             if self.tty:
                 self._bar(event)
             return
         self.clear()
         print(describe_event(event), file=self.stream, flush=True)
+        if event.get("type") == "done" and (warning := worse_than_replaced(event)):
+            print(f"note: {warning}", file=self.stream, flush=True)
 
     def _bar(self, e: dict) -> None:
-        frac = e["step"] / e["steps"] if e.get("steps") else 0
+        step, steps = _int_or_none(e.get("step")), _int_or_none(e.get("steps"))
+        frac = min(1.0, max(0.0, step / steps)) if step is not None and steps else 0
         filled = int(frac * 20)
-        parts = [f"epoch {e['epoch']}/{e['epochs']} [{'#' * filled}{'.' * (20 - filled)}] {e['step']}/{e['steps']}"]
-        if e.get("loss") is not None:
-            parts.append(f"loss {e['loss']:.4f}")
-        if e.get("accuracy") is not None:
-            parts.append(f"acc {e['accuracy']:.4f}")
-        if e.get("eta_s") is not None:
+        parts = [f"epoch {e.get('epoch', '?')}/{e.get('epochs', '?')} [{'#' * filled}{'.' * (20 - filled)}] "
+                 f"{'?' if step is None else step}/{steps or '?'}"]
+        for key, label, spec in (("loss", "loss", ".4f"), ("accuracy", "acc", ".4f")):
+            if isinstance(e.get(key), (int, float)):
+                parts.append(f"{label} {e[key]:{spec}}")
+        if isinstance(e.get("eta_s"), (int, float)):
             parts.append(f"ETA {_duration(e['eta_s'])}")
-        if e.get("images_per_sec"):
+        if isinstance(e.get("images_per_sec"), (int, float)) and e["images_per_sec"]:
             parts.append(f"{e['images_per_sec']:.0f} img/s")
         line = "  ".join(parts)
         self.stream.write("\r" + line.ljust(self.width))
@@ -157,6 +169,10 @@ class TrainPrinter:
             self.width = 0
 
 
+def _int_or_none(value) -> int | None:
+    return int(value) if isinstance(value, (int, float)) else None
+
+
 def _duration(seconds: float) -> str:
     seconds = int(max(0, seconds))
     h, rem = divmod(seconds, 3600)
@@ -164,19 +180,51 @@ def _duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+# Settings a resumed run keeps from its start: changing them would change what the checkpoint means.
+FIXED_ON_RESUME = (("preset", "--preset"), ("epochs", "--epochs"), ("batch_size", "--batch-size"),
+                   ("learning_rate", "--lr"), ("lr_schedule", "--lr-schedule"), ("validation_split", "--validation-split"),
+                   ("seed", "--seed"), ("augment_shift", "--augment-shift"), ("label_smoothing", "--label-smoothing"),
+                   ("train_subset", "--subset"))
+
+
 def cmd_train(args) -> int:
     from tui.core import runs
+    from tui.core.errors import RunError
+
+    if args.resume is not None:
+        given = [flag for dest, flag in FIXED_ON_RESUME if getattr(args, dest) is not None]
+        if given:
+            print(f"digitrec: --resume continues a run with the settings it started with; {', '.join(given)} "
+                  f"cannot change (only --output, --data and --no-test can); start a new run to use them",
+                  file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        with runs.training_lock():
+            return _train_locked(args)
+    except RunError as exc:
+        if args.run_dir:  # a run prepared by the app: its folder must say why it never trained
+            writer = runs.EventWriter(Path(args.run_dir))
+            writer.emit("error", reason=str(exc))
+            writer.close()
+        raise
+
+
+def _train_locked(args) -> int:
+    from tui.core import runs
     from tui.core.config import TrainConfig, preset_config
+    from tui.core.modelfile import DEFAULT_MODEL, check_output_writable
     from tui.core.presets import DEFAULT_PRESET
     from tui.core.train import run_training
 
-    overrides = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "lr_schedule", "validation_split",
-                                                "seed", "augment_shift", "label_smoothing", "train_subset")}
+    overrides = {dest: getattr(args, dest) for dest, _ in FIXED_ON_RESUME if dest != "preset"}
     printer = TrainPrinter()
-    if args.resume:
+    if args.resume is not None:
         run_dir = runs.find_run(args.resume)
+        if args.output:
+            check_output_writable(args.output)
         print(f"resuming run {run_dir.name}", flush=True)
-        result = run_training(None, data_path=args.data, resume=run_dir, reporter=printer, evaluate_test=not args.no_test)
+        result = run_training(None, data_path=args.data, output=args.output, resume=run_dir, reporter=printer,
+                              evaluate_test=not args.no_test)
     elif args.run_dir:
         stored = json.loads((Path(args.run_dir) / runs.CONFIG).read_text(encoding="utf-8"))
         cfg = TrainConfig.from_dict(stored["train"])
@@ -184,15 +232,33 @@ def cmd_train(args) -> int:
                               run_dir=Path(args.run_dir), reporter=printer, evaluate_test=not args.no_test)
     else:
         cfg = preset_config(args.preset or DEFAULT_PRESET).with_overrides(**overrides)
+        check_output_writable(args.output or DEFAULT_MODEL)
         result = run_training(cfg, data_path=args.data, output=args.output, reporter=printer,
                               evaluate_test=not args.no_test)
     if result.status == "done":
         return EXIT_OK
     if result.status == "cancelled":
-        print(f"run folder: {result.run_dir} (resume with `digitrec train --resume {result.run_dir.name}`)", file=sys.stderr)
+        if runs.summarise(result.run_dir).resumable:
+            hint = f"resume with `digitrec train --resume {result.run_dir.name}`"
+        else:
+            hint = "it stopped before its first epoch ended, so there is nothing to resume; start a new run"
+        print(f"run folder: {result.run_dir} ({hint})", file=sys.stderr)
         return EXIT_CANCELLED
     print(f"digitrec: training failed: {result.reason} (run folder: {result.run_dir})", file=sys.stderr)
     return EXIT_FAIL
+
+
+def _check_data_file(data: str | None) -> None:
+    """Refuse an MNIST path (``--data`` or ``$DIGITREC_MNIST``) that is not a regular file, before it is read."""
+    from tui.core.errors import DataError
+
+    for value, where in ((data, "--data"), (os.environ.get("DIGITREC_MNIST"), "DIGITREC_MNIST")):
+        if value:
+            path = Path(value).expanduser()
+            if path.exists() and not path.is_file():
+                kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device?)"
+                raise DataError(f"MNIST file {path} (from {where}) is {kind}; give the mnist.npz file itself")
+            return  # --data wins over the environment
 
 
 # --- runs / watch / stop -------------------------------------------------------------------------
@@ -210,7 +276,8 @@ def cmd_runs(args) -> int:
         for r in found:
             print(json.dumps({"run_id": r.run_id, "status": r.status, "preset": r.preset, "epoch": r.epoch,
                               "epochs": r.epochs, "progress": round(r.progress, 4), "best_val_accuracy": r.best_val_accuracy,
-                              "test_accuracy": r.test_accuracy, "reason": r.reason, "path": str(r.path)}))
+                              "test_accuracy": r.test_accuracy, "reason": r.reason, "warning": r.warning or None,
+                              "path": str(r.path)}))
         return EXIT_OK
     if not found:
         print(f"no runs in {runs_dir()}/ yet; start one with `digitrec train`")
@@ -221,6 +288,8 @@ def cmd_runs(args) -> int:
         note = r.reason if r.status != "done" else (r.model or "")
         if r.resumable:
             note = (note + "; " if note else "") + "resumable with --resume"
+        if r.warning:
+            note = (note + "; " if note else "") + r.warning
         print(f"{r.run_id:34} {r.status:11} {r.preset:8} {epoch:>7} {_pct(r.best_val_accuracy):>9} {_pct(r.test_accuracy):>8}  {note}")
     return EXIT_OK
 
@@ -247,15 +316,20 @@ def cmd_watch(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    from tui.core.launch import stop_run
+    from tui.core.errors import RunError
+    from tui.core.launch import active_runs, stop_run
     from tui.core.runs import find_run
 
-    run_dir = find_run(args.run)
-    if stop_run(run_dir):
-        print(f"asked run {run_dir.name} to stop; it records 'cancelled' within about one batch")
-        return EXIT_OK
-    print(f"digitrec: run {run_dir.name} is not running", file=sys.stderr)
-    return EXIT_FAIL
+    if args.run in (None, "latest", "last"):  # the latest run that is training, not just the newest run
+        active = active_runs()
+        if not active:
+            raise RunError("no run is training; `digitrec runs` lists runs")
+        run_dir = active[0].path
+    else:
+        run_dir = find_run(args.run)
+    stop_run(run_dir)
+    print(f"asked run {run_dir.name} to stop; it records 'cancelled' within about one batch")
+    return EXIT_OK
 
 
 # --- evaluate ----------------------------------------------------------------------------------
@@ -309,35 +383,93 @@ def format_report(report, worst: int) -> str:
 # --- predict / models ----------------------------------------------------------------------------
 
 
+PROGRESS_MIN_IMAGES = 50  # below this a folder is done before a progress bar would help
+
+
 def cmd_predict(args) -> int:
+    from tui.core.batch import stream_predictions
+    from tui.core.images import collect_images
     from tui.core.inference import Predictor
-    from tui.core.render import format_prediction
 
     predictor = Predictor(args.model)
+    mode = _render_mode(args)
     if args.number:
-        return _predict_numbers(predictor, args)
-    results = predictor.predict_paths(args.paths)
-    failed = 0
-    for p in results:
-        if p.error:
-            failed += 1
-            if args.json:
-                print(json.dumps(p.to_json()), flush=True)
+        return _predict_numbers(predictor, args, mode)
+    collected = collect_images(args.paths)
+    total = sum(problem is None for _, problem in collected)
+    failed = done = 0
+    with _progress(total) as advance:
+        for p in stream_predictions(predictor, collected):
+            done += 1
+            if p.error:
+                failed += 1
+                if args.json:
+                    print(json.dumps(p.to_json()), flush=True)
+                else:
+                    print(f"digitrec: {p.error}", file=sys.stderr, flush=True)
             else:
-                print(f"digitrec: {p.error}", file=sys.stderr, flush=True)
-            continue
-        if args.json:
-            print(json.dumps(p.to_json()), flush=True)
-        else:
-            print(format_prediction(p.path, p.digit, p.confidence, p.probabilities, p.input28,
-                                    mode="blocks" if args.blocks else "ascii", uncertain=p.uncertain, note=p.reason))
-            print(flush=True)
-    if not args.json and len(results) > 1:
-        print(f"{len(results) - failed} predicted, {failed} failed", file=sys.stderr)
+                _print_prediction(p, args.json, mode)
+            advance()
+    if not args.json and done > 1:
+        print(f"{done - failed} predicted, {failed} failed", file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK
 
 
-def _predict_numbers(predictor, args) -> int:
+def _print_prediction(p, as_json: bool, mode: str) -> None:
+    from tui.core.render import format_prediction
+
+    if as_json:
+        print(json.dumps(p.to_json()), flush=True)
+        return
+    print(format_prediction(p.path, p.digit, p.confidence, p.probabilities, p.input28, mode=mode,
+                            uncertain=p.uncertain, note=p.reason))
+    print(flush=True)
+
+
+class _progress:
+    """A Rich progress bar on stderr while a large batch is predicted, if stderr is a terminal; else nothing.
+
+    Results printed meanwhile (to stdout, or errors to stderr) appear above the bar.
+    """
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if self.total < PROGRESS_MIN_IMAGES or not console.is_terminal:
+            return lambda: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=console, transient=True, redirect_stdout=sys.stdout.isatty(), redirect_stderr=True)
+        self.bar.start()
+        task = self.bar.add_task("predict", total=self.total)
+        return lambda: self.bar.advance(task)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _render_mode(args) -> str:
+    """``blocks`` when asked for and the output can show half blocks; ASCII otherwise, with a note why."""
+    if not args.blocks:
+        return "ascii"
+    encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+    try:
+        "▀▄█░".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        print(f"digitrec: the output encoding ({encoding}) cannot show half blocks; drawing with ASCII instead "
+              "(use a UTF-8 locale for --blocks)", file=sys.stderr)
+        return "ascii"
+    return "blocks"
+
+
+def _predict_numbers(predictor, args, mode: str) -> int:
     from tui.core.errors import ImageError
     from tui.core.images import collect_images
     from tui.core.render import ascii_digit, probability_bars, side_by_side
@@ -361,7 +493,6 @@ def _predict_numbers(predictor, args) -> int:
         unsure = [str(i) for i, p in enumerate(reading.digits, 1) if p.uncertain]
         note = f" (unsure of digit {', '.join(unsure)})" if unsure else ""
         print(f"{path}: read {reading.text}{note}")
-        mode = "blocks" if args.blocks else "ascii"
         for i, p in enumerate(reading.digits, 1):
             flag = f", uncertain: {p.reason}" if p.uncertain else ""
             print(f"digit {i}: {p.digit} ({p.confidence:.1%}{flag})")

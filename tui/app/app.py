@@ -360,24 +360,29 @@ class DigitrecApp(App[int]):
         path = Path(command.args[0]).expanduser()
 
         def check() -> None:
-            from tui.core.modelfile import read_metadata  # noqa: PLC0415 - h5py only
+            from tui.core.modelfile import check_architecture  # noqa: PLC0415 - h5py only
 
             if not path.exists():
                 raise_no_model(path)
-            metadata = read_metadata(path)
-            self._from_thread(self._use_model, path, metadata, turn)
+            check_architecture(path)  # refuses a FIFO, a non-model, Lambda layers, before any loading
+            self._from_thread(turn.answer, Text(f"loading {path.name}…", style="dim"))
+            from tui.core.inference import Predictor  # noqa: PLC0415 - imports TensorFlow
+
+            # The working model stays active until the new one has loaded: a refusal costs nothing.
+            predictor = Predictor(path)
+            self._from_thread(self._use_model, path, predictor, turn)
 
         turn.answer(Text("checking the model file…", style="dim"))
         self._in_thread(turn, "models", f"checking {path}", check)
 
-    def _use_model(self, path: Path, metadata: dict[str, Any], turn: Turn) -> None:
-        self.model_path = path
-        self._predictor = None
-        turn.answer(f"active model: {_model_text(path, metadata).removeprefix('model: ')}")
-        self.status_bar.model = f"model: {path.name} (loading…)"
+    def _use_model(self, path: Path, predictor: Any, turn: Turn) -> None:
+        with self._predictor_lock:
+            self.model_path = path
+            self._predictor = predictor
+        text = _model_text(path, predictor.metadata)
+        turn.answer(f"active model: {text.removeprefix('model: ')}")
+        self.status_bar.model = text
         self._refresh_models(log=False)
-        self.run_worker(self._warm_up, thread=True, group="model", exit_on_error=False,
-                        description=f"loading {path.name}")
 
     def _cmd_models(self, command: Command, turn: Turn) -> None:
         self.action_show_panel("models", focus=False)
@@ -633,11 +638,9 @@ class DigitrecApp(App[int]):
         def work() -> None:
             from tui.core.launch import stop_run  # noqa: PLC0415
 
-            if stop_run(state.path):
-                message = f"asked run {state.run_id} to stop; it keeps its best checkpoint and says so when done"
-            else:
-                message = f"run {state.run_id} has no live process to stop"
-            self._from_thread(turn.answer, message)
+            stop_run(state.path)  # refuses, with the reason, a run whose own process is gone
+            self._from_thread(turn.answer, f"asked run {state.run_id} to stop; it keeps its best checkpoint and "
+                                           "says so when done")
 
         self._in_thread(turn, "train", "stopping the run", work)
 
@@ -693,14 +696,30 @@ class DigitrecApp(App[int]):
     def _run_ended(self, message: TrainPanel.RunEnded) -> None:
         state = message.state
         failed = state.status in ("error", "lost")
-        self.conversation.add_turn(None, error_text(describe_run(state)) if failed else Text(describe_run(state)),
-                                   error=failed)
+        if state.status == "done" and state.previous_model:
+            done = {"test_accuracy": state.test_accuracy, "model": state.model, "previous_model": state.previous_model}
+
+            def compare() -> None:
+                from tui.core.runs import worse_than_replaced  # noqa: PLC0415 - reads the kept model's metadata
+
+                self._from_thread(self._add_run_turn, state, False, worse_than_replaced(done))
+
+            self._in_thread(None, "runs", "comparing with the replaced model", compare)
+        else:
+            self._add_run_turn(state, failed, None)
         self._refresh_run_list(log=False)
         self._refresh_models(log=False)
         if state.status == "done" and state.model and _same_file(Path(state.model), self.model_path):
             self._predictor = None  # the active model was replaced: load the new one
             self.run_worker(self._warm_up, thread=True, group="model", exit_on_error=False,
                             description="loading the newly trained model")
+
+    def _add_run_turn(self, state: Any, failed: bool, warning: str | None) -> None:
+        """The turn that says how a followed run ended; a model worse than the one it replaced says so."""
+        text = Text(describe_run(state), style="bold red" if failed else "")
+        if warning:
+            text.append(f"\nnote: {warning}", style="bold yellow")
+        self.conversation.add_turn(None, text, error=failed)
 
     def _show_run_status(self) -> None:
         self._unless_closing(self._set_run_status)

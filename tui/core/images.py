@@ -6,6 +6,8 @@ Pillow or OS errors never escape.
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import threading
 import warnings
@@ -54,8 +56,23 @@ def collect_images(paths: list[str | Path]) -> list[tuple[Path, ImageError | Non
         elif path.exists():
             found.append((path, None))
         else:
-            found.append((path, ImageError(f"{path} does not exist; check the path")))
+            found.append((path, ImageError(_missing(path))))
     return found
+
+
+def _missing(path: Path) -> str:
+    """Why ``path`` cannot be followed: absent, a link to nothing, or a loop of links."""
+    if not path.is_symlink():
+        return f"{path} does not exist; check the path"
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python < 3.13 reports a loop this way
+        return f"{path} is a symbolic link loop; point the link at an image"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path} is a symbolic link loop; point the link at an image"
+        return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist; check the link"
+    return f"{path} does not exist; check the path"
 
 
 def open_image(path: str | os.PathLike) -> Image.Image:
@@ -201,7 +218,7 @@ def _check_file(path: Path) -> None:
     """Refuse what is plainly not a readable file before Pillow sees it, with the reason why."""
     try:
         if not path.exists():
-            raise ImageError(f"{path} does not exist; check the path")
+            raise ImageError(_missing(path))
         if path.is_dir():
             raise ImageError(f"{path} is a folder; give an image file, or pass the folder to read every image in it")
         if not path.is_file():
@@ -255,8 +272,9 @@ def _looks_like_text(head: bytes) -> bool:
 
 
 def _too_large(path: Path, width: int, height: int) -> str:
-    megapixels = width * height / 1e6
-    return (f"{path} is too large ({width}x{height}, {megapixels:.0f} megapixels); "
+    # Rounded up to a tenth, so an image just over the limit never reads as being at it.
+    megapixels = math.ceil(width * height / 1e5) / 10
+    return (f"{path} is too large ({width}x{height}, {megapixels:g} megapixels); "
             f"refused above {MAX_PIXELS // 1_000_000} megapixels, shrink the image first")
 
 

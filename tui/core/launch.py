@@ -16,9 +16,9 @@ from typing import Any
 from tui.core import runs
 from tui.core.config import preset_config
 from tui.core.errors import RunError
-from tui.core.modelfile import DEFAULT_MODEL
+from tui.core.modelfile import DEFAULT_MODEL, check_output_writable
 
-PROCESS_LOG = "output.log"
+PROCESS_LOG = runs.PROCESS_LOG
 
 
 def prepare_run(preset: str = "default", overrides: dict[str, Any] | None = None, output: str | None = None,
@@ -26,6 +26,7 @@ def prepare_run(preset: str = "default", overrides: dict[str, Any] | None = None
     """Validate the settings and create the run folder with its ``config.json``."""
     cfg = preset_config(preset).with_overrides(**(overrides or {}))
     output = output or str(DEFAULT_MODEL)
+    check_output_writable(output)  # refuse now, not after the whole training
     if data is None and os.environ.get("DIGITREC_MNIST"):
         data = os.environ["DIGITREC_MNIST"]
     return runs.create_run(base, cfg.preset, {"train": cfg.to_dict(), "output": output, "data": data})
@@ -51,25 +52,26 @@ def start_training(preset: str = "default", overrides: dict[str, Any] | None = N
     return run_dir
 
 
-def run_pid(run_dir: Path) -> int | None:
-    summary = runs.summarise(run_dir)
-    if summary.pid:
-        return int(summary.pid)
-    try:
-        return int((Path(run_dir) / runs.PID_FILE).read_text(encoding="ascii").strip())
-    except (OSError, ValueError):
-        return None
-
-
 def stop_run(run_dir: Path) -> bool:
-    """Ask a run to stop (SIGTERM); it records ``cancelled`` within about one batch."""
-    pid = run_pid(Path(run_dir))
-    if pid is None or not runs.pid_alive(pid):
-        return False
+    """Ask a run's own training process to stop (SIGTERM); it records ``cancelled`` within about one batch.
+
+    Raises :class:`RunError`, signalling nothing, when the run has finished or its process is gone,
+    including when its pid now belongs to another program.
+    """
+    summary = runs.summarise(Path(run_dir))
+    if summary.status in runs.TERMINAL:
+        raise RunError(f"run {summary.run_id} already ended ({summary.status}); there is nothing to stop")
+    if summary.pid is None:
+        raise RunError(f"run {summary.run_id} has no recorded training process; there is nothing to stop")
+    if not summary.process_alive:
+        raise RunError(f"run {summary.run_id} is not running: its training process {summary.pid} is gone"
+                       + (" (that pid now belongs to another program, which was left alone)" if runs.pid_alive(summary.pid) else ""))
     try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        return False
+        os.kill(summary.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        raise RunError(f"run {summary.run_id} is not running: its training process {summary.pid} is gone") from None
+    except OSError as exc:
+        raise RunError(f"could not stop run {summary.run_id} (pid {summary.pid}): {exc.strerror or exc}") from None
     return True
 
 

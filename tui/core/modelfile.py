@@ -58,6 +58,8 @@ def _check_hdf5(path: Path) -> None:
         raise ModelFileError(f"model file {path} does not exist; train one with `digitrec train` or pass --model PATH")
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder, not a model file; pass the .h5 file itself")
+    if not path.is_file():  # a FIFO or a device would block or never end in open()/read()
+        raise ModelFileError(f"{path} is not a regular file (a pipe or a device?); pass the .h5 model file itself")
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
@@ -216,6 +218,25 @@ def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> Path
         reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120] or type(exc).__name__
         raise ModelFileError(f"could not save the model to {path} ({reason}); the previous file, if any, is untouched") from None
     return path
+
+
+def check_output_writable(path: str | os.PathLike) -> None:
+    """Refuse, before any training, an output model path that could not be written at the end."""
+    import tempfile  # noqa: PLC0415
+
+    path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"output {path} is a folder; give a model file path such as {path / DEFAULT_MODEL.name}")
+    if path.exists() and not path.is_file():
+        raise ModelFileError(f"output {path} is not a regular file; give a model file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ModelFileError(f"cannot write the output model {path} ({exc.strerror or exc}); make {path.parent} "
+                             "writable or pass --output PATH") from None
 
 
 def list_models(folder: str | os.PathLike = MODELS_DIR) -> list[ModelInfo]:

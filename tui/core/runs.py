@@ -16,6 +16,7 @@ Event kinds written to ``events.jsonl`` (one JSON object per line, each with ``t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -35,6 +36,11 @@ BEST_CHECKPOINT = "best.h5"
 LAST_CHECKPOINT = "last.h5"
 FINAL_MODEL = "model.h5"
 PID_FILE = "pid"  # the training process, written before TensorFlow loads
+PROCESS_LOG = "output.log"  # stdout and stderr of a run started by the app's launcher
+TRAINING_LOCK = ".training.lock"  # held by the process that trains; one training at a time per runs folder
+# How much later than its record a process may seem to have started and still be the one recorded:
+# /proc gives start times in clock ticks after a boot time rounded to the second.
+START_TIME_SLACK_S = 2.0
 
 
 def runs_dir() -> Path:
@@ -163,20 +169,22 @@ def follow(run_dir: Path, interval: float = 0.25, idle_timeout: float | None = N
     with nothing new.
     """
     tail = EventTail(run_dir)
-    pid = None
+    pid = recorded_at = None
     last_new = time.monotonic()
     while True:
         events = tail.poll()
         for event in events:
             if event["type"] == "start":
-                pid = event.get("pid")
+                pid = _int(event.get("pid"), None)
+                file_pid, file_time = read_pid_file(run_dir)
+                recorded_at = file_time if file_pid == pid else None
             yield event
             if event["type"] in TERMINAL:
                 return
         now = time.monotonic()
         if events:
             last_new = now
-        elif pid is not None and not pid_alive(pid):
+        elif pid is not None and not is_run_process(pid, recorded_at):
             # One more read: the process may have written its last line just before exiting.
             for event in tail.poll():
                 yield event
@@ -206,6 +214,41 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(") ", 1)[1].split()
+        with open("/proc/stat", encoding="ascii") as fh:
+            boot = next(float(line.split()[1]) for line in fh if line.startswith("btime "))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration, TypeError):
+        return None
+
+
+def is_run_process(pid: int | None, recorded_at: float | None) -> bool:
+    """Whether ``pid`` is alive and can be the process recorded at ``recorded_at``.
+
+    A process that started after the record was written is another program that was given the
+    same pid once the run's own process had ended; it must never be signalled on the run's behalf.
+    """
+    if pid is None or not pid_alive(pid):
+        return False
+    if recorded_at is None:
+        return True
+    started = process_start_time(pid)
+    return started is None or started <= recorded_at + START_TIME_SLACK_S
+
+
+def read_pid_file(run_dir: Path) -> tuple[int | None, float | None]:
+    """The pid a run recorded in its ``pid`` file and when the file was written."""
+    path = Path(run_dir) / PID_FILE
+    try:
+        return int(path.read_text(encoding="ascii").strip()), path.stat().st_mtime
+    except (OSError, ValueError):
+        return None, None
+
+
 @dataclass
 class RunSummary:
     """What a run's events say about it, for listings and the app."""
@@ -225,8 +268,12 @@ class RunSummary:
     ended: float | None = None
     reason: str = ""
     note: str = ""  # what a finished run did beyond the usual (e.g. batch-norm statistics re-estimated)
+    warning: str = ""  # what is wrong with the run's record itself (e.g. config.json missing)
     pid: int | None = None
+    pid_recorded_at: float | None = None  # when the pid file naming ``pid`` was written
+    finished_epochs: int = 0  # epochs completed, as opposed to ``epoch``, the one in progress while running
     model: str | None = None
+    previous_model: str | None = None  # where a finished run kept the model it replaced
     output: str | None = None
     eta_s: float | None = None
     images_per_sec: float | None = None
@@ -244,10 +291,13 @@ class RunSummary:
         kind = ev.get("type")
         if kind == "start":
             self.status = "running"
-            self.pid = _int(ev.get("pid"), self.pid)
+            pid = _int(ev.get("pid"), self.pid)
+            if pid != self.pid:  # a resumed run has a new process: the old pid file time says nothing about it
+                self.pid, self.pid_recorded_at = pid, None
             self.epochs = _int(ev.get("epochs"), self.epochs)
             self.steps = _int(ev.get("steps_per_epoch"), self.steps)
             self.epoch = _int(ev.get("initial_epoch"), 0)
+            self.finished_epochs = self.epoch
             self.step = 0
             self.output = ev.get("output", self.output)
             if self.started is None:
@@ -263,6 +313,7 @@ class RunSummary:
             self.epoch = _int(ev.get("epoch"), self.epoch)
             self.epochs = _int(ev.get("epochs"), self.epochs)
             self.step = self.steps
+            self.finished_epochs = max(self.finished_epochs, self.epoch)
             self.history.append(ev)
             va = _float(ev.get("val_accuracy"))
             if va is not None:
@@ -277,6 +328,9 @@ class RunSummary:
             self.reason = str(ev.get("reason") or "")
             self.note = str(ev.get("note") or "")
             self.model = ev.get("model") or ev.get("checkpoint")
+            self.previous_model = ev.get("previous_model")
+            if kind != "done":  # a stopped run counts the epochs it finished, not the one it was in
+                self.epoch = self.finished_epochs
             self.seconds = _float(ev.get("seconds"))
             if (best := _float(ev.get("best_val_accuracy"))) is not None:
                 self.best_val_accuracy = best
@@ -296,7 +350,13 @@ class RunSummary:
 
     @property
     def resumable(self) -> bool:
-        return self.status in ("cancelled", "interrupted", "error") and (self.path / LAST_CHECKPOINT).exists()
+        return (self.status in ("cancelled", "interrupted", "error") and (self.path / LAST_CHECKPOINT).exists()
+                and (self.path / CONFIG).exists())
+
+    @property
+    def process_alive(self) -> bool:
+        """Whether the run's own training process is still there (not just some process with its pid)."""
+        return is_run_process(self.pid, self.pid_recorded_at)
 
 
 def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunSummary:
@@ -306,24 +366,34 @@ def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunS
     try:
         cfg = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
         s.preset = str(cfg.get("train", cfg).get("preset", "?"))
+    except FileNotFoundError:
+        s.warning = f"{CONFIG} is missing from the run folder"
     except (OSError, ValueError, AttributeError):
-        pass
+        s.warning = f"{CONFIG} is unreadable"
     for ev in events:
         s.apply(ev)
-    if s.status == "new":
-        try:
-            launcher_pid = int((run_dir / PID_FILE).read_text(encoding="ascii").strip())
-        except (OSError, ValueError):
-            launcher_pid = None
-        if launcher_pid is not None:
-            s.pid = launcher_pid
-            s.status = "starting" if pid_alive(launcher_pid) else "interrupted"
-            if s.status == "interrupted":
-                s.reason = "the training process ended before it started training; see output.log in the run folder"
-    if s.status == "running" and (s.pid is None or not pid_alive(s.pid)):
+    file_pid, file_time = read_pid_file(run_dir)
+    if file_pid is not None and (s.pid is None or s.pid == file_pid):
+        s.pid_recorded_at = file_time
+    if s.status == "new" and file_pid is not None:
+        s.pid = file_pid
+        s.status = "starting" if is_run_process(file_pid, file_time) else "interrupted"
+        if s.status == "interrupted":
+            s.reason = f"the training process ended before it started training; {_see_log(run_dir)}"
+    if s.status == "running" and not is_run_process(s.pid, s.pid_recorded_at):
         s.status = "interrupted"
         s.reason = "the training process stopped without a final record (killed or machine restarted)"
+    if s.status == "interrupted":
+        s.epoch = s.finished_epochs
     return s
+
+
+def _see_log(run_dir: Path) -> str:
+    """Where to look for why a run failed: the log files it actually has."""
+    logs = [name for name in (PROCESS_LOG, LOG) if (Path(run_dir) / name).is_file()]
+    if not logs:
+        return "it wrote no log"
+    return f"see {' and '.join(logs)} in the run folder"
 
 
 def _int(value: Any, default: int | None = 0) -> int | None:
@@ -345,15 +415,19 @@ def list_runs(base: Path | None = None) -> list[RunSummary]:
     base = base or runs_dir()
     if not base.is_dir():
         return []
-    found = [summarise(p) for p in base.iterdir() if p.is_dir() and (p / CONFIG).exists()]
+    # A folder missing config.json is still listed (with a note) if it has a record of a run.
+    found = [summarise(p) for p in base.iterdir()
+             if p.is_dir() and any((p / name).exists() for name in (CONFIG, EVENTS, PID_FILE))]
     return sorted(found, key=lambda s: (s.started or 0, s.run_id), reverse=True)
 
 
 def find_run(ref: str, base: Path | None = None) -> Path:
     """Resolve a run id, a unique prefix, ``latest``, or a path to a run folder."""
     base = base or runs_dir()
+    if not ref or not ref.strip():  # e.g. `--resume "$RUN"` with RUN unset
+        raise RunError("no run given (the name is empty); pass a run id, a unique prefix or 'latest'")
     direct = Path(ref)
-    if (direct / CONFIG).exists():
+    if any((direct / name).exists() for name in (CONFIG, EVENTS)):
         return direct
     runs = list_runs(base)
     if ref in ("latest", "last") and runs:
@@ -364,3 +438,50 @@ def find_run(ref: str, base: Path | None = None) -> Path:
     if not matches:
         raise RunError(f"no run {ref!r} in {base}; `digitrec runs` lists them")
     raise RunError(f"{ref!r} matches {len(matches)} runs; give more of the run id")
+
+
+@contextlib.contextmanager
+def training_lock(base: Path | None = None) -> Iterator[None]:
+    """Held by the process that trains, for as long as it trains: one training at a time per runs folder.
+
+    Two trainings at once would race for the same output model and share two cores; the app and the
+    CLI both refuse a second one. The kernel drops the lock when the process ends, even when killed.
+    """
+    base = base or runs_dir()
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only; elsewhere the app's check of live runs is the guard
+    except ImportError:
+        yield
+        return
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        fh = open(base / TRAINING_LOCK, "a")  # noqa: SIM115 - held open for the whole training
+    except OSError as exc:
+        raise RunError(f"cannot create a run in {base}: {exc.strerror or exc}; check the folder is writable") from None
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            active = [r for r in list_runs(base) if r.active and r.process_alive]
+            which = f"run {active[0].run_id}" if active else "another run"
+            raise RunError(f"{which} is already training; one training at a time: stop it first "
+                           "(`digitrec stop`) or wait for it to finish") from None
+        yield
+
+
+def worse_than_replaced(done: dict[str, Any]) -> str | None:
+    """For a ``done`` event: a warning when the new model tests worse than the model it replaced, with the way back."""
+    new, previous, model = _float(done.get("test_accuracy")), done.get("previous_model"), done.get("model")
+    if new is None or not previous or not model:
+        return None
+    from tui.core.errors import DigitrecError  # noqa: PLC0415
+    from tui.core.modelfile import read_metadata  # noqa: PLC0415 - h5py only
+
+    try:
+        old = _float(read_metadata(previous).get("test_accuracy"))
+    except (DigitrecError, OSError):
+        return None
+    if old is None or new >= old:
+        return None
+    return (f"its test accuracy {new:.2%} is lower than the {old:.2%} of the model it replaced; "
+            f"to go back: mv {previous} {model}")

@@ -28,7 +28,7 @@ from tui.core import runs
 from tui.core.config import TrainConfig
 from tui.core.data import Mnist, load_mnist, split_validation
 from tui.core.errors import DigitrecError, RunError
-from tui.core.modelfile import DEFAULT_MODEL, save_model
+from tui.core.modelfile import DEFAULT_MODEL, check_output_writable, save_model
 
 BATCH_EVENTS_PER_SECOND = 4
 Reporter = Callable[[dict[str, Any]], None]
@@ -180,22 +180,25 @@ def _num(value) -> float | None:
 
 
 def describe_event(event: dict[str, Any]) -> str:
-    """One plain line for a log file or a non-terminal stdout."""
-    kind = event["type"]
+    """One plain line for a log file or a non-terminal stdout; missing or odd fields show as '?'."""
+    kind = event.get("type")
     if kind == "epoch":
-        parts = [f"epoch {event['epoch']}/{event['epochs']}", f"loss {event['loss']:.4f}" if event.get("loss") is not None else "",
-                 f"acc {event['accuracy']:.4f}" if event.get("accuracy") is not None else ""]
+        parts = [f"epoch {_field(event, 'epoch')}/{_field(event, 'epochs')}", _named(event, "loss", "loss"),
+                 _named(event, "accuracy", "acc")]
         if event.get("val_loss") is not None:
-            parts += [f"val_loss {event['val_loss']:.4f}", f"val_acc {event['val_accuracy']:.4f}"]
-        parts.append(f"{event.get('seconds', 0):.1f}s")
+            parts += [_named(event, "val_loss", "val_loss"), _named(event, "val_accuracy", "val_acc")]
+        parts.append(f"{_field(event, 'seconds', '.1f')}s")
         return "  ".join(p for p in parts if p)
     if kind == "start":
-        return (f"run {event['run_id']}: preset {event['config']['preset']}, {event['epochs']} epochs x "
-                f"{event['steps_per_epoch']} steps, {event['train_size']} train / {event['val_size']} validation images")
+        config = event.get("config") if isinstance(event.get("config"), dict) else {}
+        return (f"run {_field(event, 'run_id')}: preset {config.get('preset', '?')}, {_field(event, 'epochs')} epochs x "
+                f"{_field(event, 'steps_per_epoch')} steps, {_field(event, 'train_size')} train / "
+                f"{_field(event, 'val_size')} validation images")
     if kind == "done":
         acc = event.get("test_accuracy")
-        line = f"done in {event['seconds']:.1f}s" + (f", test accuracy {acc:.2%}" if acc is not None else "")
-        line += f"; model saved to {event['model']}"
+        line = f"done in {_field(event, 'seconds', '.1f')}s" + (f", test accuracy {_field(event, 'test_accuracy', '.2%')}" if acc is not None else "")
+        if event.get("model"):
+            line += f"; model saved to {event['model']}"
         if event.get("previous_model"):
             line += f" (the one it replaced is kept as {event['previous_model']})"
         if event.get("note"):
@@ -203,10 +206,25 @@ def describe_event(event: dict[str, Any]) -> str:
         return line
     if kind == "cancelled":
         kept = event.get("checkpoint")
-        return f"cancelled: {event['reason']}" + (f"; best checkpoint kept at {kept}" if kept else "")
+        return f"cancelled: {event.get('reason') or 'stopped'}" + (f"; best checkpoint kept at {kept}" if kept else "")
     if kind == "error":
-        return f"error: {event['reason']}"
+        return f"error: {event.get('reason') or 'no reason recorded'}"
     return str(event)
+
+
+def _field(event: dict[str, Any], key: str, spec: str = "") -> str:
+    """``event[key]`` formatted with ``spec``, or '?' when it is missing or not what the spec needs."""
+    value = event.get(key)
+    if value is None:
+        return "?"
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError):
+        return "?"
+
+
+def _named(event: dict[str, Any], key: str, label: str) -> str:
+    return f"{label} {_field(event, key, '.4f')}" if event.get(key) is not None else ""
 
 
 def previous_path(output: Path) -> Path:
@@ -283,7 +301,9 @@ def run_training(
     if resume is not None:
         run_dir = Path(resume)
         cfg, stored, initial_epoch = resume_point(run_dir)
-        output = stored.get("output")
+        if output and str(output) != stored.get("output"):  # --output on resume: the run finishes there now
+            runs.write_json_atomic(run_dir / runs.CONFIG, {**stored, "output": str(output)})
+        output = output or stored.get("output")
         data_path = data_path or stored.get("data")
     output = Path(output) if output else DEFAULT_MODEL
     if run_dir is None:
@@ -347,6 +367,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     from tui.core.modelfile import library_versions  # noqa: PLC0415
     from tui.core.tf import import_tf  # noqa: PLC0415
 
+    check_output_writable(output)  # a run must not train for an hour and then fail to save
     mnist = data or load_mnist(data_path)
     if flag.is_set():
         raise Cancelled(flag.reason)

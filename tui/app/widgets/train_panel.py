@@ -199,13 +199,12 @@ class TrainPanel(VerticalScroll):
             plot.redraw_if_dirty()
 
     def _process_alive(self, state: runs.RunSummary) -> bool:
-        pid = state.pid
+        file_pid, recorded_at = runs.read_pid_file(state.path)
+        pid = state.pid if state.pid is not None else file_pid
         if pid is None:
-            try:
-                pid = int((state.path / runs.PID_FILE).read_text(encoding="ascii").strip())
-            except (OSError, ValueError):
-                return time.monotonic() - self._followed_at < START_GRACE_SECONDS
-        return runs.pid_alive(pid)
+            return time.monotonic() - self._followed_at < START_GRACE_SECONDS
+        # A pid now used by a process that started after the record is not the run's process.
+        return runs.is_run_process(pid, recorded_at if file_pid == pid else None)
 
     def _apply(self, state: runs.RunSummary, event: dict[str, Any]) -> None:
         state.apply(event)
