@@ -1,15 +1,24 @@
-"""Accuracy on realistic user-style images: MNIST test digits rendered as photos, scans, drawings.
+"""Accuracy on real and realistic user images: the real development set, failure classes, generated styles.
 
     DIGITREC_MNIST=../shared/data/mnist.npz python bench/realworld.py [--model PATH] [--per-style 300]
+        [--real ../shared/data/realdigits] [--per-class 100]
 
-Each image goes through the real path a user's file takes (encode as PNG/JPEG, decode with Pillow,
-preprocess, predict). Also reports the naive baseline (resize the whole image to 28x28) so the
-value of preprocessing is visible. Prints a table and writes bench/results/realworld.json.
+1. The real development set (``../shared/data/realdigits``: photos, drawings, small crops, pen
+   renders from outside sources): accuracy overall, per kind and per source, the confusion matrix,
+   false "no digit found" refusals, misses at >= 90% confidence, how many misses and correct answers
+   are flagged uncertain, expected calibration error, median preprocessing time, and every miss.
+2. The failure classes seen on real images, built from MNIST test digits (synth.FAILURE_CLASSES).
+3. MNIST test digits rendered as photos, scans and drawings (synth.STYLES), beside the naive
+   baseline (resize the whole image to 28x28) so the value of preprocessing is visible.
+
+Each image goes through the real path a user's file takes (decode with Pillow, preprocess, predict).
+Prints tables and writes bench/results/realworld.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import os
@@ -24,10 +33,80 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tui.core.data import load_mnist  # noqa: E402
-from tui.core.images import to_grayscale  # noqa: E402
-from tui.core.inference import Predictor  # noqa: E402
-from tui.core.preprocess import preprocess_image  # noqa: E402
-from tui.core.synth import STYLES, render_user_style  # noqa: E402
+from tui.core.errors import ImageError  # noqa: E402
+from tui.core.images import open_image, to_grayscale  # noqa: E402
+from tui.core.inference import Predictor, judge  # noqa: E402
+from tui.core.preprocess import preprocess_gray, preprocess_image  # noqa: E402
+from tui.core.synth import FAILURE_CLASSES, STYLES, render_failure_class, render_user_style  # noqa: E402
+
+REAL_DEFAULT = ROOT.parent / "shared" / "data" / "realdigits"
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by the bin's share."""
+    conf, right = probs.max(1), probs.argmax(1) == labels
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            total += inside.mean() * abs(right[inside].mean() - conf[inside].mean())
+    return float(total)
+
+
+def real_set(predictor: Predictor, folder: Path) -> dict:
+    """The real development set through the user's path; refusals count as wrong answers."""
+    rows = list(csv.DictReader(open(folder / "labels.csv", newline="")))
+    inputs, refused, times = [], [], []
+    for row in rows:
+        gray = to_grayscale(open_image(folder / "images" / row["file"]))
+        start = time.perf_counter()
+        try:
+            inputs.append(preprocess_gray(gray))
+        except ImageError as exc:
+            inputs.append(None)
+            refused.append({"file": row["file"], "reason": str(exc)})
+        times.append(time.perf_counter() - start)
+    probs = predictor.predict_arrays(np.stack([x if x is not None else np.zeros((28, 28), "float32") for x in inputs]))
+    labels = np.array([int(r["label"]) for r in rows])
+    answer = probs.argmax(1)
+    ok = (answer == labels) & np.array([x is not None for x in inputs])
+    flags = np.array([judge(p, x)[0] if x is not None else True for p, x in zip(probs, inputs)])
+    kinds = np.array([r["kind"] for r in rows])
+    sources = np.array([r["source_repo"] for r in rows])
+    confusion = np.zeros((10, 10), dtype=int)
+    for t, a, x in zip(labels, answer, inputs):
+        if x is not None:
+            confusion[t, a] += 1
+    misses = [{"file": r["file"], "truth": int(t), "answer": int(a), "confidence": round(float(p.max()), 3),
+               "uncertain": bool(f)} for r, t, a, p, f, good in zip(rows, labels, answer, probs, flags, ok) if not good]
+    return {
+        "n": len(rows), "accuracy": float(ok.mean()),
+        "per_kind": {k: {"n": int((kinds == k).sum()), "accuracy": float(ok[kinds == k].mean())} for k in sorted(set(kinds))},
+        "per_source": {s: {"n": int((sources == s).sum()), "accuracy": float(ok[sources == s].mean())} for s in sorted(set(sources))},
+        "confusion": confusion.tolist(), "no_digit_found": refused,
+        "misses_at_90": sum(1 for m in misses if m["confidence"] >= 0.9),
+        "misses_flagged": float(np.mean([m["uncertain"] for m in misses])) if misses else None,
+        "correct_flagged": float(flags[ok].mean()) if ok.any() else None,
+        "ece": expected_calibration_error(probs, labels),
+        "median_preprocess_ms": float(np.median(times) * 1000), "misses": misses,
+    }
+
+
+def failure_classes(predictor: Predictor, x_test: np.ndarray, y_test: np.ndarray, per_class: int, rng) -> dict:
+    rows = {}
+    for kind in FAILURE_CLASSES:
+        idx = rng.choice(len(x_test), per_class, replace=False)
+        inputs, failed = [], 0
+        for i in idx:
+            try:
+                inputs.append(preprocess_image(roundtrip(render_failure_class(x_test[i], kind, rng))))
+            except ImageError:
+                inputs.append(np.zeros((28, 28), "float32"))
+                failed += 1
+        acc = float(np.mean(predictor.predict_arrays(np.stack(inputs)).argmax(1) == y_test[idx]))
+        rows[kind] = {"n": per_class, "accuracy": acc, "no_digit_found": failed}
+    return rows
 
 
 def naive(img: Image.Image) -> np.ndarray:
@@ -53,6 +132,8 @@ def main() -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--per-style", type=int, default=300)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--real", type=Path, default=REAL_DEFAULT, help="the real development set's folder")
+    parser.add_argument("--per-class", type=int, default=100, help="images per failure class")
     args = parser.parse_args()
     mnist = load_mnist(os.environ.get("DIGITREC_MNIST"))
     predictor = Predictor(args.model)
@@ -80,7 +161,34 @@ def main() -> int:
     overall = float(np.mean(all_pre))
     print(f"model: {predictor.model_path} ({predictor.metadata.get('preset', '?')}, "
           f"MNIST test {predictor.metadata.get('test_accuracy', float('nan')):.2%})")
-    print(f"{'style':10} {'n':>5} {'digitrec':>9} {'naive':>7} {'no digit':>9}")
+    real = None
+    if (args.real / "labels.csv").is_file():
+        real = real_set(predictor, args.real)
+        print(f"\nreal development set ({args.real}): {real['accuracy']:.2%} of {real['n']}, "
+              f"no digit found {len(real['no_digit_found'])}, misses at >=90% {real['misses_at_90']}, "
+              f"median preprocessing {real['median_preprocess_ms']:.1f} ms")
+        for kind, r in real["per_kind"].items():
+            print(f"  {kind:8} {r['n']:>4} {r['accuracy']:>8.2%}")
+        flagged = real["misses_flagged"]
+        print(f"  uncertain flags: {flagged if flagged is None else f'{flagged:.0%}'} of misses, "
+              f"{real['correct_flagged']:.1%} of correct answers; ECE {real['ece']:.4f}")
+        print("  worst sources: " + ", ".join(f"{s} {r['accuracy']:.0%}" for s, r in
+                                              sorted(real["per_source"].items(), key=lambda kv: kv[1]["accuracy"])[:5]))
+        print("  confusion (rows: truth 0-9, columns: answer 0-9):")
+        for t, row in enumerate(real["confusion"]):
+            print(f"    {t}: " + " ".join(f"{v:>3}" for v in row))
+        for m in real["misses"]:
+            print(f"  miss {m['file']:32} truth {m['truth']} answer {m['answer']} {m['confidence']:.2f}"
+                  f"{' uncertain' if m['uncertain'] else ''}")
+        for r in real["no_digit_found"]:
+            print(f"  refused {r['file']}")
+    else:
+        print(f"\nreal development set: skipped ({args.real}/labels.csv not found; pass --real)")
+    classes = failure_classes(predictor, mnist.x_test, mnist.y_test, args.per_class, rng)
+    print(f"\n{'failure class':14} {'n':>5} {'digitrec':>9} {'no digit':>9}")
+    for kind, r in classes.items():
+        print(f"{kind:14} {r['n']:>5} {r['accuracy']:>9.2%} {r['no_digit_found']:>9}")
+    print(f"\n{'style':10} {'n':>5} {'digitrec':>9} {'naive':>7} {'no digit':>9}")
     for style, r in rows.items():
         print(f"{style:10} {r['n']:>5} {r['accuracy']:>9.2%} {r['naive_accuracy']:>7.2%} {r['no_digit_found']:>9}")
     print(f"{'overall':10} {sum(r['n'] for r in rows.values()):>5} {overall:>9.2%} {np.mean(all_naive):>7.2%}")
@@ -88,7 +196,8 @@ def main() -> int:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "realworld.json").write_text(json.dumps({"model": str(predictor.model_path), "styles": rows,
-                                                    "overall": overall, "seed": args.seed}, indent=2))
+                                                    "overall": overall, "seed": args.seed, "real": real,
+                                                    "failure_classes": classes}, indent=2))
     return 0
 
 

@@ -1,0 +1,92 @@
+"""Real-image failure classes: each built from an MNIST digit, found and framed MNIST-like; the real
+development set (read from ../shared, skipped when absent) gets no false "no digit found"."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tui.core.errors import ImageError
+from tui.core.images import open_image, to_grayscale
+from tui.core.preprocess import preprocess_gray, preprocess_image
+from tui.core.synth import render_failure_class
+
+from test_preprocess import assert_mnist_like, shape_match
+
+REAL = Path(os.environ.get("DIGITREC_REAL", Path(__file__).resolve().parents[2] / "shared" / "data" / "realdigits"))
+
+
+def _framed_like(mnist, kind: str, count: int = 6, seed: int = 11) -> list[float]:
+    rng = np.random.default_rng(seed)
+    scores = []
+    for k in range(count):
+        digit = mnist.x_test[k]
+        out = preprocess_image(render_failure_class(digit, kind, rng))
+        assert_mnist_like(out)
+        scores.append(shape_match(out, digit / 255.0))
+    return scores
+
+
+@pytest.mark.parametrize("kind", ["hairline", "long_stroke", "tiny", "shaded"])
+def test_failure_class_digit_is_found_and_framed(mnist, kind):
+    # A hairline on a 1150x650 canvas, one long thin stroke, a 16x16 or 28x28 crop, thin blue
+    # ballpoint on shaded beige paper: each was refused as blank or cropped to the shadow before.
+    scores = _framed_like(mnist, kind)
+    assert np.median(scores) > 0.6 and min(scores) > 0.4, scores
+
+
+def test_hairline_on_a_large_canvas_keeps_its_shape(mnist):
+    img = render_failure_class(mnist.x_test[0], "hairline", np.random.default_rng(3))
+    assert min(img.size) >= 600 and max(img.size) >= 1000
+    gray = to_grayscale(img)
+    assert (gray < 0.5).mean() < 0.01  # a thin line: under 1% of the canvas is ink
+    out = preprocess_image(img)
+    assert_mnist_like(out)
+    assert shape_match(out, mnist.x_test[0] / 255.0) > 0.6
+
+
+def test_bold_tiny_digit_touching_the_edges_is_not_blank(mnist):
+    # A heavy 28x28 crop whose strokes reach the border, on grey paper, with a white padded band.
+    digit = mnist.x_test[3].astype(np.float32) / 255.0
+    from scipy import ndimage
+    ink = ndimage.grey_dilation(digit, size=(3, 3))[2:26, 4:24]
+    gray = 0.6 - 0.6 * ink
+    gray = np.pad(gray, ((0, 0), (0, 8)), constant_values=1.0)
+    out = preprocess_gray(gray)
+    assert_mnist_like(out)
+
+
+def test_crease_across_the_page_is_not_taken_for_the_digit(mnist):
+    # A fold line across the photo, with the light stepping along it: the digit is still what is cropped.
+    rng = np.random.default_rng(4)
+    good = 0
+    for k in range(6):
+        out = preprocess_image(render_failure_class(mnist.x_test[k], "crease", rng))
+        good += shape_match(out, mnist.x_test[k] / 255.0) > 0.6
+    assert good >= 4
+
+
+@pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
+@pytest.mark.parametrize("name", ["7_jeesh_1.png", "9_jspir1t_1.png"])
+def test_long_straight_stroke_of_a_digit_is_kept(name):
+    # The stem of a 9 or the diagonal of a 7 in a tight crop runs edge to edge: writing, not a rule.
+    out = preprocess_gray(to_grayscale(open_image(REAL / "images" / name)))
+    assert_mnist_like(out)
+    rows = np.flatnonzero(out.max(axis=1) > 0.5)
+    assert rows[-1] - rows[0] >= 17  # the whole digit, not its loop or bar alone
+
+
+@pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
+def test_real_development_set_has_no_false_refusals():
+    rows = list(csv.DictReader(open(REAL / "labels.csv", newline="")))
+    refused = []
+    for row in rows:
+        try:
+            preprocess_gray(to_grayscale(open_image(REAL / "images" / row["file"])))
+        except ImageError:
+            refused.append(row["file"])
+    assert not refused, f"clearly written digits refused as blank: {refused}"
