@@ -73,14 +73,14 @@ async def test_a_second_training_is_refused_while_one_runs(workdir):
 
 
 class SlowPredictor:
-    """Stands in for the model: each call takes a while, as a first prediction loading TensorFlow does."""
+    """Stands in for the model: a call that is still working when the app quits (as a first
+    prediction loading TensorFlow can be), and answers once ``release`` is set."""
 
-    def __init__(self, done: threading.Event, seconds: float = 1.0) -> None:
-        self.done, self.seconds = done, seconds
+    def __init__(self, release: threading.Event) -> None:
+        self.release = release
 
     def predict_paths(self, paths):
-        time.sleep(self.seconds)
-        self.done.set()
+        assert self.release.wait(timeout=60)
         probabilities = [0.01] * 10
         probabilities[7] = 0.91
         return [Prediction(path=str(p), digit=7, confidence=0.91, probabilities=probabilities,
@@ -114,25 +114,24 @@ class HandBacks:
 @pytest.mark.parametrize("command, answer", [("predict x.png", "_show_predictions"),
                                              ("evaluate limit=10", "_show_report")])
 async def test_quitting_while_a_worker_runs_exits_cleanly(workdir, monkeypatch, command, answer):
-    work_done = threading.Event()
+    release = threading.Event()  # the work finishes only once the app has gone
 
     def slow_evaluate(model_path, data_path=None, progress=None, limit=None, predictor=None):
-        for done in range(5):
-            progress(done, 5)
-            time.sleep(0.2)
-        work_done.set()
+        progress(1, 5)
+        assert release.wait(timeout=60)
         rows = [{"digit": d, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1} for d in range(10)]
         return EvalReport(str(model_path), 10, 1.0, 0.01, rows, np.eye(10, dtype=int).tolist())
 
     monkeypatch.setattr("tui.core.evaluate.evaluate", slow_evaluate)
     app = make_app()
-    app.predictor = lambda: SlowPredictor(work_done)
-    handed_back = HandBacks(app, after=work_done)
+    app.predictor = lambda: SlowPredictor(release)
+    handed_back = HandBacks(app, after=release)
     async with app.run_test(size=(100, 30)) as pilot:
         await type_command(pilot, command)
         assert any(w.is_running for w in app.workers)
         await pilot.press("ctrl+q")
-    assert app.return_value == 0 and not work_done.is_set(), "the app left before the work was done"
+    assert app.return_value == 0
+    release.set()
     # The thread finishes after the app has gone; its answer is handed back and goes nowhere, quietly.
     deadline = time.monotonic() + 30
     while not (handed_back.late() and all(c["outcome"] for c in handed_back.late())):
