@@ -49,6 +49,18 @@ def test_hairline_on_a_large_canvas_keeps_its_shape(mnist):
     assert shape_match(out, mnist.x_test[0] / 255.0) > 0.6
 
 
+@pytest.mark.parametrize("ink", [0.0, 0.6], ids=["black", "faint"])
+def test_hard_two_pixel_line_on_a_large_canvas_is_a_one(ink):
+    # No anti-aliasing, under 0.1% of the pixels, on a canvas shrunk 3x before analysis: the border
+    # and the percentiles see only paper, so polarity must come from the strokes themselves.
+    gray = np.ones((650, 1150), dtype=np.float32)
+    gray[100:300, 200:202] = ink
+    out = preprocess_gray(gray)
+    assert_mnist_like(out)
+    rows, cols = np.flatnonzero(out.max(axis=1) > 0.5), np.flatnonzero(out.max(axis=0) > 0.5)
+    assert rows[-1] - rows[0] + 1 == 20 and cols[-1] - cols[0] + 1 <= 6  # a tall thin stroke
+
+
 def test_bold_tiny_digit_touching_the_edges_is_not_blank(mnist):
     # A heavy 28x28 crop whose strokes reach the border, on grey paper, with a white padded band.
     digit = mnist.x_test[3].astype(np.float32) / 255.0

@@ -78,7 +78,6 @@ class InkMap:
     boxes: list[tuple[int, int, int, int]]
     areas: list[int]
     threshold: float
-    grow: int = 1  # pixels the chosen pieces grow by to keep the anti-aliased rims of their strokes
 
 
 def preprocess_path(path: str | os.PathLike) -> Preprocessed:
@@ -115,13 +114,7 @@ def find_ink(gray: np.ndarray) -> InkMap:
     lookup[np.asarray(keep) + 1] = np.arange(1, len(keep) + 1)
     return InkMap(
         ink=ink, labels=lookup[labels], boxes=[boxes[i] for i in keep], areas=[areas[i] for i in keep], threshold=threshold,
-        grow=max(1, round(max(ink.shape) / 150)),
     )
-
-
-def ink_image(gray: np.ndarray) -> np.ndarray:
-    """Ink strength in [0, 1] (1 = strongest ink) with background, lighting and polarity removed."""
-    return _ink_and_noise(gray)[0]
 
 
 def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
@@ -150,7 +143,7 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
         x = _block_max(1.0 - gray if dark else gray, k)
         ink = np.clip(x - _background(x), 0.0, None)
         strength = _stroke_strength(ink)
-        if strength < 0.6 * float(np.ptp(x)):
+        if strength < 0.6 * float(np.ptp(gray)):
             x2 = _block_max(gray if dark else 1.0 - gray, k)
             ink2 = np.clip(x2 - _background(x2), 0.0, None)
             if _stroke_strength(ink2) > 1.5 * strength + MIN_CONTRAST:
@@ -273,23 +266,21 @@ def digit_ink(inkmap: InkMap, pieces) -> np.ndarray:
     """The ink of the chosen pieces (labels 1..k) alone: specks and paper texture set to zero."""
     chosen = np.isin(inkmap.labels, list(pieces))
     # Grown a little so the anti-aliased rims of strokes survive, but never into another piece.
-    near = ndimage.binary_dilation(chosen, iterations=inkmap.grow) & ((inkmap.labels == 0) | chosen)
+    grow = max(1, round(max(inkmap.ink.shape) / 150))
+    near = ndimage.binary_dilation(chosen, iterations=grow) & ((inkmap.labels == 0) | chosen)
     floor = min(0.5 * inkmap.threshold, 0.15)
     return np.clip((inkmap.ink - floor) / (1.0 - floor), 0.0, 1.0) * near
 
 
 def _dark_ink(gray: np.ndarray) -> bool:
     """True when the writing is darker than its background (judged from the border, the usual paper)."""
-    step = max(1, max(gray.shape) // 512)
+    step = max(1, max(gray.shape) // WORK_SIDE)
     gray = gray[::step, ::step]
     h, w = gray.shape
     band = max(1, min(h, w) // 10)
     border = np.concatenate([gray[:band].ravel(), gray[-band:].ravel(), gray[:, :band].ravel(), gray[:, -band:].ravel()])
     level = float(np.median(border))
     lo, hi = np.percentile(gray, [1, 99])
-    if max(level - lo, hi - level) < MIN_CONTRAST:
-        # Ink under 1% of the image (a hairline on a big canvas): compare the extremes instead.
-        lo, hi = float(gray.min()), float(gray.max())
     # The ink is whichever extreme lies further from the background level.
     return (level - lo) > (hi - level)
 

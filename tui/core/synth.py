@@ -191,7 +191,7 @@ def render_failure_class(digit28: np.ndarray, kind: str, rng: np.random.Generato
     return render(np.asarray(digit28, dtype=np.uint8), rng)
 
 
-def _pen_line(digit28: np.ndarray, side: int, width: float, rng: np.random.Generator) -> np.ndarray:
+def _pen_line(digit28: np.ndarray, side: int, width: float) -> np.ndarray:
     """The digit's centre line as a pen stroke of ``width`` pixels, about ``side`` pixels tall (0..1)."""
     from scipy import ndimage  # noqa: PLC0415
     from skimage.morphology import skeletonize  # noqa: PLC0415
@@ -218,7 +218,7 @@ def _on_canvas(stroke: np.ndarray, shape: tuple[int, int], top: int, left: int) 
 def _hairline(digit28, rng):
     """A drawing-app export: a 1-3 px pen line on a large white canvas, the digit in one corner."""
     h, w = int(rng.integers(600, 700)), int(rng.integers(1050, 1250))
-    stroke = _pen_line(digit28, int(rng.integers(120, 260)), float(rng.uniform(1.0, 3.0)), rng)
+    stroke = _pen_line(digit28, int(rng.integers(120, 260)), float(rng.uniform(1.0, 3.0)))
     corner_y = int(rng.choice([rng.integers(10, 60), h - stroke.shape[0] - int(rng.integers(10, 60))]))
     corner_x = int(rng.choice([rng.integers(10, 80), w - stroke.shape[1] - int(rng.integers(10, 80))]))
     alpha = _on_canvas(stroke, (h, w), max(0, corner_y), max(0, corner_x))
@@ -229,7 +229,7 @@ def _hairline(digit28, rng):
 def _long_stroke(digit28, rng):
     """A thin pen line on a plain white image of about 300x340 (a '1' is one long stroke)."""
     h, w = int(rng.integers(300, 360)), int(rng.integers(280, 330))
-    stroke = _pen_line(digit28, int(h * rng.uniform(0.5, 0.8)), float(rng.uniform(1.5, 3.0)), rng)
+    stroke = _pen_line(digit28, int(h * rng.uniform(0.5, 0.8)), float(rng.uniform(1.5, 3.0)))
     top = (h - stroke.shape[0]) // 2 + int(rng.integers(-20, 21))
     left = (w - stroke.shape[1]) // 2 + int(rng.integers(-20, 21))
     alpha = _on_canvas(stroke, (h, w), max(0, top), max(0, left))
@@ -297,7 +297,7 @@ def _uneven(shape, rng, low):
 def _shaded(digit28, rng):
     """A phone photo of thin blue ballpoint on beige paper with a shading gradient and a shadow."""
     side = int(rng.integers(480, 560))
-    stroke = _pen_line(digit28, int(side * rng.uniform(0.4, 0.6)), float(rng.uniform(2.0, 4.0)), rng)
+    stroke = _pen_line(digit28, int(side * rng.uniform(0.4, 0.6)), float(rng.uniform(2.0, 4.0)))
     top, left = (side - stroke.shape[0]) // 2 + int(rng.integers(-40, 41)), (side - stroke.shape[1]) // 2 + int(rng.integers(-40, 41))
     alpha = _on_canvas(stroke, (side, side), max(0, top), max(0, left)) * _uneven((side, side), rng, 0.55) * 0.85
     return _ballpoint(_photo_paper((side, side), rng), alpha, rng)
@@ -306,7 +306,7 @@ def _shaded(digit28, rng):
 def _crease(digit28, rng):
     """A photo of folded paper: a crease line across the page and a step in the light along it."""
     side = int(rng.integers(400, 520))
-    stroke = _pen_line(digit28, int(side * rng.uniform(0.45, 0.65)), float(rng.uniform(3.0, 6.0)), rng)
+    stroke = _pen_line(digit28, int(side * rng.uniform(0.45, 0.65)), float(rng.uniform(3.0, 6.0)))
     top, left = (side - stroke.shape[0]) // 2, (side - stroke.shape[1]) // 2
     alpha = _on_canvas(stroke, (side, side), top, left) * _uneven((side, side), rng, 0.35) * 0.9
     paper = _paper((side, side), rng, _PAPERS[int(rng.integers(len(_PAPERS)))])
