@@ -1,5 +1,10 @@
 """MNIST loading from a file, validation of what is loaded, and the offline message."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -97,3 +102,15 @@ def test_failed_download_says_what_to_do(tmp_path):
     message = [line for line in proc.stderr.splitlines() if line.startswith("digitrec")][-1]
     assert "could not download MNIST" in message and "DIGITREC_MNIST" in message
     assert str(tmp_path / "keras" / "datasets" / "mnist.npz") in message
+
+
+def test_load_mnist_refuses_a_fifo_before_reading_it(tmp_path):
+    # The engine itself refuses (not only the CLI): opening a FIFO would block for ever, so the
+    # call runs in a subprocess with a time limit that only a hang reaches.
+    fifo = tmp_path / "mnist.npz"
+    os.mkfifo(fifo)
+    code = ("from tui.core.data import load_mnist\nfrom tui.core.errors import DataError\n"
+            f"try:\n    load_mnist({str(fifo)!r}, download=False)\nexcept DataError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == f"MNIST file {fifo} (from --data) is not a regular file (a pipe or a device?); give the mnist.npz file itself"

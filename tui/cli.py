@@ -8,9 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 from tui import __version__
@@ -95,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handler = COMMANDS[args.command or "app"]
         if hasattr(args, "data"):  # app, train, evaluate: MNIST may be read, here or in a training process
-            _check_data_file(args.data)
+            from tui.core.data import refuse_non_file
+
+            refuse_non_file(args.data)
         return handler(args)
     except DigitrecError as exc:
         print(f"digitrec: {exc}", file=sys.stderr)
@@ -246,19 +246,6 @@ def _train_locked(args) -> int:
         return EXIT_CANCELLED
     print(f"digitrec: training failed: {result.reason} (run folder: {result.run_dir})", file=sys.stderr)
     return EXIT_FAIL
-
-
-def _check_data_file(data: str | None) -> None:
-    """Refuse an MNIST path (``--data`` or ``$DIGITREC_MNIST``) that is not a regular file, before it is read."""
-    from tui.core.errors import DataError
-
-    for value, where in ((data, "--data"), (os.environ.get("DIGITREC_MNIST"), "DIGITREC_MNIST")):
-        if value:
-            path = Path(value).expanduser()
-            if path.exists() and not path.is_file():
-                kind = "a folder" if path.is_dir() else "not a regular file (a pipe or a device?)"
-                raise DataError(f"MNIST file {path} (from {where}) is {kind}; give the mnist.npz file itself")
-            return  # --data wins over the environment
 
 
 # --- runs / watch / stop -------------------------------------------------------------------------

@@ -44,15 +44,34 @@ def keras_cache_path() -> Path:
 
 def locate(path: str | os.PathLike | None = None) -> Path | None:
     """The local MNIST file to use, or None when a download is needed."""
-    explicit = path or os.environ.get(ENV_VAR)
+    explicit = _explicit(path)
     if explicit:
-        p = Path(explicit).expanduser()
+        p, where = explicit
         if not p.exists():
-            where = "--data" if path else ENV_VAR
             raise DataError(f"MNIST file {p} (from {where}) does not exist; fix the path or unset it to use the Keras cache")
+        refuse_non_file(path)
         return p
     cache = keras_cache_path()
     return cache if cache.exists() else None
+
+
+def refuse_non_file(path: str | os.PathLike | None = None) -> None:
+    """Refuse an MNIST path given by ``path`` or ``$DIGITREC_MNIST`` that exists but is not a regular file.
+
+    A FIFO or a device would block or never end when read; a folder is a common slip. A path that
+    does not exist is left to :func:`locate`, so commands that may not need MNIST still start.
+    """
+    explicit = _explicit(path)
+    if explicit and explicit[0].exists() and not explicit[0].is_file():
+        p, where = explicit
+        kind = "a folder" if p.is_dir() else "not a regular file (a pipe or a device?)"
+        raise DataError(f"MNIST file {p} (from {where}) is {kind}; give the mnist.npz file itself")
+
+
+def _explicit(path: str | os.PathLike | None) -> tuple[Path, str] | None:
+    """The MNIST path the user named (``--data`` wins over the environment) and where it came from."""
+    value = path or os.environ.get(ENV_VAR)
+    return (Path(value).expanduser(), "--data" if path else ENV_VAR) if value else None
 
 
 def load_mnist(path: str | os.PathLike | None = None, download: bool = True, progress: bool = False) -> Mnist:
