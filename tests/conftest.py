@@ -80,3 +80,20 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     if check_rc is not None:
         assert proc.returncode == check_rc, f"rc={proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc
+
+
+def without_root_file_access(cmd: list[str]) -> list[str]:
+    """``cmd`` run so that file permissions apply even when the tests run as root.
+
+    Root reads and writes any file; without the capabilities that let it (CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH, dropped with util-linux's setpriv), permissions apply to root too.
+    """
+    if os.geteuid() != 0:
+        return cmd
+    import shutil  # noqa: PLC0415
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]

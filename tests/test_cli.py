@@ -9,7 +9,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, without_root_file_access
 from test_app_engine import number_image
 from test_render import shows_drawing
 from tui.core.preprocess import preprocess_path
@@ -173,15 +173,7 @@ def test_unreadable_file_is_reported_and_the_batch_goes_on(cli_env, trained_mode
     shutil.copyfile(good[0], locked)
     locked.chmod(0)
     cmd = [sys.executable, "-m", "tui", "predict", str(locked), str(good[0]), "--model", str(trained_model), "--json"]
-    if os.geteuid() == 0:
-        # Root reads any file; without the capabilities that let it, permissions apply to root too.
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            import pytest
-
-            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
-        caps = "-dac_override,-dac_read_search"
-        cmd = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
+    cmd = without_root_file_access(cmd)
     proc = subprocess.run(cmd, env=cli_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]

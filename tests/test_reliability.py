@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, without_root_file_access
 from test_app import workdir  # noqa: F401 - fixture
 from tui import cli
 from tui.core import runs
@@ -509,12 +509,7 @@ def test_a_read_only_output_is_refused_before_training(tmp_path, mnist_path):
     models.chmod(0o555)
     cmd = [sys.executable, "-m", "tui", "train", "--preset", "classic", "--subset", "200", "--epochs", "1", "--no-test",
            "--output", str(models / "m.h5")]
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
-        caps = "-dac_override,-dac_read_search"
-        cmd = [setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}", *cmd]
+    cmd = without_root_file_access(cmd)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "DIGITREC_RUNS": str(tmp_path / "runs"),
            "DIGITREC_MNIST": mnist_path}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
