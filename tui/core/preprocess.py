@@ -43,6 +43,8 @@ WORK_SIDE = 512
 # Images this small are digits someone already cropped: one paper level, no local background.
 TINY_SIDE = 32
 PREVIEW_SIDE = 112
+# Shadows big enough to fool the border's polarity vote appear in photos, not in crops this small.
+OVERRIDE_SIDE = 128
 # Stroke widths in output pixels: thinner than THIN_STROKE is thickened to about TARGET_STROKE.
 THIN_STROKE = 1.6
 TARGET_STROKE = 2.4
@@ -138,23 +140,27 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
         # Polarity comes from the border (the usual paper), unless its strokes are feeble next to
         # the image's contrast and the other polarity's strokes are far stronger: the dark shadow
         # of a phone photo pulls the border's statistics the wrong way.
+        # Strengths are compared after flattening: the step in the light along a fold is wide, and
+        # would otherwise pass for strong strokes of the other polarity.
         k = math.ceil(max(gray.shape) / WORK_SIDE)
         dark = _dark_ink(gray)
-        x = _block_max(1.0 - gray if dark else gray, k)
-        ink = np.clip(x - _background(x), 0.0, None)
+        ink, noise = _flat_ink(_block_max(1.0 - gray if dark else gray, k))
         strength = _stroke_strength(ink)
-        if strength < 0.6 * float(np.ptp(gray)):
-            x2 = _block_max(gray if dark else 1.0 - gray, k)
-            ink2 = np.clip(x2 - _background(x2), 0.0, None)
+        if max(gray.shape) > OVERRIDE_SIDE and strength < 0.6 * float(np.ptp(gray)):
+            ink2, noise2 = _flat_ink(_block_max(gray if dark else 1.0 - gray, k))
             if _stroke_strength(ink2) > 1.5 * strength + MIN_CONTRAST:
-                x, ink = x2, ink2
-        noise = _noise(x)
-        ink = _flatten_shading(ink, noise)
+                ink, noise = ink2, noise2
     top = float(ink.max())
     # Writing must stand well clear of the paper's own grain, or we would "read" the noise.
     if top < max(MIN_CONTRAST, NOISE_MARGIN * noise):
         raise ImageError(_BLANK)
     return np.clip(ink / top, 0.0, 1.0), noise / top, tiny
+
+
+def _flat_ink(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Bright-ink image to ink above its background with shading flattened, and its pixel noise."""
+    noise = _noise(x)
+    return _flatten_shading(np.clip(x - _background(x), 0.0, None), noise), noise
 
 
 def _stroke_strength(ink: np.ndarray) -> float:
@@ -277,7 +283,8 @@ def _dark_ink(gray: np.ndarray) -> bool:
     step = max(1, max(gray.shape) // WORK_SIDE)
     gray = gray[::step, ::step]
     h, w = gray.shape
-    band = max(1, min(h, w) // 10)
+    # A fifth of the side: a cell's ruled edges fill a thin border band, never most of this one.
+    band = max(1, min(h, w) // 5)
     border = np.concatenate([gray[:band].ravel(), gray[-band:].ravel(), gray[:, :band].ravel(), gray[:, -band:].ravel()])
     level = float(np.median(border))
     lo, hi = np.percentile(gray, [1, 99])
@@ -344,36 +351,74 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
     from skimage.transform import hough_line, hough_line_peaks  # noqa: PLC0415
 
     h, w = mask.shape
-    if min(h, w) < 16 or _borders_touched(mask) < 2:
-        return mask  # such a line runs off the image at both ends
+    if min(h, w) < 16 or not _borders_touched(mask):
+        return mask  # such a line runs off the image at one end at least
     width = max(1.0, stroke_width(mask))
     angles = np.linspace(-np.pi / 2, np.pi / 2, 180, endpoint=False)
     accumulator, thetas, dists = hough_line(mask, theta=angles)
-    peaks = hough_line_peaks(accumulator, thetas, dists, num_peaks=6, threshold=0.25 * min(h, w))
+    peaks = hough_line_peaks(accumulator, thetas, dists, num_peaks=10, threshold=0.25 * min(h, w))
     ys, xs = np.mgrid[0:h, 0:w]
     lines = []
     for _, theta, dist in zip(*peaks):
+        theta, dist = _fit_line(mask, xs, ys, theta, dist, width)
         near = np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= width / 2 + 1.5
-        chord = near.sum() / (width + 3.0)  # the line's length inside the image
+        along = -xs[near] * np.sin(theta) + ys[near] * np.cos(theta)
+        chord = float(np.ptp(along)) if along.size else 0.0  # the line's length inside the image
         run = _longest_run(mask, near, theta)
-        if chord >= 0.5 * max(h, w) and run[1] - run[0] >= RULE_COVER * chord:
-            lines.append((theta, near, run))
+        if chord >= 0.75 * min(h, w) and run[1] - run[0] >= RULE_COVER * chord:
+            lines.append((theta, dist, near, run))
     if not lines:
         return mask
     rest = mask.copy()
-    for _, near, _ in lines:
+    for _, _, near, _ in lines:
         rest &= ~near
     if rest.sum() < 0.1 * mask.sum():
         return mask  # nothing but lines: a tall '1' in a tight crop is a line too
-    ry, rx = np.nonzero(rest)
+    # An end lies beyond the writing when it is outside the box of the rest's writing-like pieces
+    # (specks of paper texture far away do not count), with a margin.
+    _, boxes, areas = connected_components(rest)
+    pieces = [boxes[i] for i in _digit_pieces(boxes, areas, rest.shape)] or boxes
+    top, left = min(b[0] for b in pieces), min(b[1] for b in pieces)
+    bottom, right = max(b[2] for b in pieces) - 1, max(b[3] for b in pieces) - 1
+    margin = 0.1 * max(bottom - top, right - left) + width
     keep = mask.copy()
-    for theta, near, (start, stop) in lines:
-        along = -rx * np.sin(theta) + ry * np.cos(theta)
-        lo, hi = float(along.min()), float(along.max())
-        margin = 0.1 * (hi - lo) + width
-        if start < lo - margin and stop > hi + margin:
-            keep &= ~near
+    for theta, dist, near, run in lines:
+        ends = [(dist * math.cos(theta) - a * math.sin(theta), dist * math.sin(theta) + a * math.cos(theta)) for a in run]
+        if all(x < left - margin or x > right + margin or y < top - margin or y > bottom + margin for x, y in ends):
+            # Where a stroke crosses the line, keep the band: ink on both sides across the line.
+            across = _segment(theta, int(width + 4.0))
+            keep &= ~near | ndimage.binary_closing(keep & ~near, structure=across)
     return keep
+
+
+def _segment(theta: float, length: int) -> np.ndarray:
+    """A one-pixel line ``length`` long along the normal of a line at angle ``theta``: a structuring element."""
+    from skimage.draw import line as draw_line  # noqa: PLC0415
+
+    half = length // 2
+    se = np.zeros((2 * half + 1, 2 * half + 1), dtype=bool)
+    dy, dx = round(half * math.sin(theta)), round(half * math.cos(theta))
+    rr, cc = draw_line(half - dy, half - dx, half + dy, half + dx)
+    se[rr, cc] = True
+    return se
+
+
+def _fit_line(mask, xs, ys, theta: float, dist: float, width: float) -> tuple[float, float]:
+    """Refine a Hough peak (1 degree bins) to the ink near it: a thin line 500 px long needs better."""
+    near = mask & (np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= width + 3.0)
+    if near.sum() < 3:
+        return theta, dist
+    px, py = xs[near].astype(np.float64), ys[near].astype(np.float64)
+    cx, cy = px.mean(), py.mean()
+    cov = np.cov(np.stack([px - cx, py - cy]))
+    _, vecs = np.linalg.eigh(cov)
+    nx, ny = vecs[:, 0]  # the normal: the direction of least spread
+    fitted = math.atan2(ny, nx)
+    if fitted >= math.pi / 2:
+        fitted -= math.pi
+    elif fitted < -math.pi / 2:
+        fitted += math.pi
+    return fitted, cx * math.cos(fitted) + cy * math.sin(fitted)
 
 
 def _borders_touched(mask: np.ndarray) -> int:
