@@ -130,7 +130,10 @@ def test_hairline_strokes_are_thickened(digits):
     np.clip(0.9 + np.random.default_rng(0).normal(0, 0.04, (120, 120)), 0, 1),
     np.tile(np.linspace(0.3, 1.0, 200), (150, 1)),
     np.random.default_rng(1).random((200, 200)),
-], ids=["white", "black", "grey", "1x1", "1x30", "plain-paper-noise", "lighting-gradient", "uniform-noise"])
+    np.random.default_rng(2).random((28, 28)),
+    np.clip(0.8 + np.random.default_rng(3).normal(0, 0.06, (16, 16)), 0, 1),
+], ids=["white", "black", "grey", "1x1", "1x30", "plain-paper-noise", "lighting-gradient", "uniform-noise",
+        "tiny-uniform-noise", "tiny-paper-noise"])
 def test_blank_images_have_no_digit(gray):
     with pytest.raises(ImageError, match="no digit found"):
         preprocess_gray(gray)

@@ -31,10 +31,11 @@ def _framed_like(mnist, kind: str, count: int = 6, seed: int = 11) -> list[float
     return scores
 
 
-@pytest.mark.parametrize("kind", ["hairline", "long_stroke", "tiny", "shaded"])
+@pytest.mark.parametrize("kind", ["hairline", "long_stroke", "tiny", "shaded", "form_cell"])
 def test_failure_class_digit_is_found_and_framed(mnist, kind):
     # A hairline on a 1150x650 canvas, one long thin stroke, a 16x16 or 28x28 crop, thin blue
-    # ballpoint on shaded beige paper: each was refused as blank or cropped to the shadow before.
+    # ballpoint on shaded beige paper, a scanned form's cell with its ruled edges: each was refused
+    # as blank or cropped to the shadow or the box before.
     scores = _framed_like(mnist, kind)
     assert np.median(scores) > 0.6 and min(scores) > 0.4, scores
 
@@ -72,14 +73,43 @@ def test_bold_tiny_digit_touching_the_edges_is_not_blank(mnist):
     assert_mnist_like(out)
 
 
+def test_faint_noisy_tiny_crop_is_read(mnist):
+    # Pencil on grey paper, 28x28, with sensor noise: the strokes stand only ~7 noise deviations
+    # above the paper, and their own edges inflate a noise estimate taken from all neighbours.
+    rng = np.random.default_rng(7)
+    for k in range(5):
+        ink = mnist.x_test[k].astype(np.float32) / 255.0
+        gray = 0.75 - 0.22 * ink + rng.normal(0, 0.03, ink.shape)
+        gray = np.round(np.clip(gray, 0, 1) * 255) / 255
+        out = preprocess_gray(gray.astype(np.float32))
+        assert_mnist_like(out)
+        assert shape_match(out, ink) > 0.6
+
+
 def test_crease_across_the_page_is_not_taken_for_the_digit(mnist):
     # A fold line across the photo, with the light stepping along it: the digit is still what is cropped.
+    # The fold's line is dropped (and bridged where a stroke crosses it); its light step is not ink.
     rng = np.random.default_rng(4)
     good = 0
-    for k in range(6):
+    for k in range(12):
         out = preprocess_image(render_failure_class(mnist.x_test[k], "crease", rng))
         good += shape_match(out, mnist.x_test[k] / 255.0) > 0.6
-    assert good >= 4
+    assert good >= 10
+
+
+def test_tight_crop_keeps_a_sevens_bar_along_its_edge():
+    # A 7 cropped tight in a 200 px image: its straight bar runs along the top edge from border to
+    # border, like a cell's ruled edge, but it ends where the writing does, so it is kept.
+    from PIL import Image, ImageDraw
+    img = Image.new("L", (180, 200), 255)
+    draw = ImageDraw.Draw(img)
+    draw.line([(0, 4), (179, 4)], fill=0, width=9)
+    draw.line([(175, 4), (110, 100), (95, 199)], fill=0, width=9, joint="curve")  # a bent stem
+    out = preprocess_image(img)
+    assert_mnist_like(out)
+    rows = np.flatnonzero(out.max(axis=1) > 0.5)
+    bar = np.flatnonzero(out[rows[0]:rows[0] + 3].max(axis=0) > 0.5)
+    assert bar[-1] - bar[0] >= 12, bar  # the bar spans the top, not just the stem's end
 
 
 @pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
