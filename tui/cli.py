@@ -135,49 +135,72 @@ def cmd_app(args) -> int:
 
 
 class TrainPrinter:
-    """Shows run events: a live progress line in a terminal, plain lines otherwise."""
+    """Shows run events: a live Rich progress bar in a terminal, plain lines otherwise."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
-        self.width = 0
+        self.progress = None  # the live bar, from the first batch of a run to its last record
+        self.task = None
 
     def __call__(self, event: dict) -> None:
-        from tui.core.runs import worse_than_replaced
+        from tui.core.runs import TERMINAL, worse_than_replaced
         from tui.core.train import describe_event
 
         if event.get("type") == "batch":
             if self.tty:
                 self._bar(event)
             return
-        self.clear()
-        print(describe_event(event), file=self.stream, flush=True)
+        if event.get("type") in TERMINAL:
+            self.clear()
+        self._print(describe_event(event))
         if event.get("type") == "done" and (warning := worse_than_replaced(event)):
-            print(f"note: {warning}", file=self.stream, flush=True)
+            self._print(f"note: {warning}")
+
+    def _print(self, line: str) -> None:
+        if self.progress is not None:  # above the live bar
+            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(line, file=self.stream, flush=True)
 
     def _bar(self, e: dict) -> None:
         step, steps = _int_or_none(e.get("step")), _int_or_none(e.get("steps"))
-        frac = min(1.0, max(0.0, step / steps)) if step is not None and steps else 0
-        filled = int(frac * 20)
-        parts = [f"epoch {e.get('epoch', '?')}/{e.get('epochs', '?')} [{'#' * filled}{'.' * (20 - filled)}] "
-                 f"{'?' if step is None else step}/{steps or '?'}"]
-        for key, label, spec in (("loss", "loss", ".4f"), ("accuracy", "acc", ".4f")):
-            if isinstance(e.get(key), (int, float)):
-                parts.append(f"{label} {e[key]:{spec}}")
-        if isinstance(e.get("eta_s"), (int, float)):
-            parts.append(f"ETA {_duration(e['eta_s'])}")
-        if isinstance(e.get("images_per_sec"), (int, float)) and e["images_per_sec"]:
-            parts.append(f"{e['images_per_sec']:.0f} img/s")
-        line = "  ".join(parts)
-        self.stream.write("\r" + line.ljust(self.width))
-        self.stream.flush()
-        self.width = len(line)
+        fields = {
+            "epoch": f"{e.get('epoch', '?')}/{e.get('epochs', '?')}",
+            "loss": _metric(e, "loss", "loss {:.4f}"),
+            "acc": _metric(e, "accuracy", "acc {:.4f}"),
+            "eta": f"ETA {_duration(e['eta_s'])}" if isinstance(e.get("eta_s"), (int, float)) else "ETA ?",
+            "speed": _metric(e, "images_per_sec", "{:,.0f} img/s") if e.get("images_per_sec") else "",
+        }
+        if self.progress is None:
+            self._start()
+        self.progress.update(self.task, completed=step or 0, total=steps or None, refresh=True, **fields)
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = Console(file=self.stream, force_terminal=True)
+        # ETA and speed come from the run's own records (the whole run, measured by the trainer),
+        # not from Rich's clock, so `watch` shows the same figures when it replays a run.
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+            TextColumn("{task.fields[loss]}"), TextColumn("{task.fields[acc]}"), TextColumn("{task.fields[eta]}"),
+            TextColumn("{task.fields[speed]}"), console=console, auto_refresh=False, transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=None, epoch="?", loss="", acc="", eta="", speed="")
 
     def clear(self) -> None:
-        """Remove the live progress line, if one is showing."""
-        if self.tty and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.width = 0
+        """Remove the live progress bar, if one is showing."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = self.task = None
+
+
+def _metric(event: dict, key: str, template: str) -> str:
+    value = event.get(key)
+    return template.format(value) if isinstance(value, (int, float)) else ""
 
 
 def _int_or_none(value) -> int | None:
@@ -358,14 +381,16 @@ def cmd_watch(args) -> int:
     print(f"watching run {run_dir.name} ({summary.status}); Ctrl+C stops watching, not the run", flush=True)
     printer = TrainPrinter()
     last = None
-    for event in follow(run_dir, idle_timeout=None if summary.status in ("running", "starting") else 0.5):
-        last = event
-        if event["type"] == "lost":
-            printer.clear()
-            print(f"run lost: {event['reason']}", flush=True)
-            return EXIT_FAIL
-        printer(event)
-    printer.clear()
+    try:
+        for event in follow(run_dir, idle_timeout=None if summary.status in ("running", "starting") else 0.5):
+            last = event
+            if event["type"] == "lost":
+                printer.clear()
+                print(f"run lost: {event['reason']}", flush=True)
+                return EXIT_FAIL
+            printer(event)
+    finally:  # Ctrl+C too: the live bar goes and the cursor comes back
+        printer.clear()
     if last is None or last["type"] not in ("done", "cancelled", "error"):
         print(f"run {run_dir.name} has not started yet or has no record", flush=True)
     return EXIT_OK if last and last["type"] == "done" else EXIT_FAIL
