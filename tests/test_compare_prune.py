@@ -134,12 +134,19 @@ def test_delete_refuses_a_training_run_and_removes_a_finished_one_whole(workdir,
     with pytest.raises(RunError, match="is training"):
         prune.delete_run(runs.summarise(training.path))
     assert training.path.exists()
+    resumed = finished_run(base, "20260101-000000-fast-more")
+    listed = runs.summarise(resumed)  # listed while it was cancelled or done...
+    with open(resumed / runs.EVENTS, "a") as fh:  # ...then resumed by `train --resume` in another terminal
+        fh.write(json.dumps({"type": "start", "time": time.time(), "pid": live_process.pid, "epochs": 3}) + "\n")
+    with pytest.raises(RunError, match="is training"):
+        prune.delete_run(listed)
+    assert resumed.exists()
     done = finished_run(base, "20260101-000000-fast-done")
     (done / "best.h5").write_bytes(b"x" * 1000)
     summary = next(s for s in runs.list_runs(base) if s.path == done)
     assert summary.size_bytes >= 1000
     assert prune.delete_run(summary) == summary.size_bytes
-    assert not done.exists() and [s.run_id for s in runs.list_runs(base)] == [training.path.name]
+    assert not done.exists() and done.name not in [s.run_id for s in runs.list_runs(base)]
 
 
 def test_a_run_folder_just_created_by_the_launcher_is_not_deleted(workdir):
@@ -151,3 +158,16 @@ def test_a_run_folder_just_created_by_the_launcher_is_not_deleted(workdir):
     old = time.time() - 3600
     os.utime(fresh, (old, old))
     assert prune.why_kept(summary) is None  # an hour later it is a leftover
+
+
+def test_long_setting_values_are_cut_to_fit_80_columns(tmp_path):
+    paths = []
+    for i in range(6):
+        path = finished_run(tmp_path, f"2026010{i}-000000-fast-{i:04d}", started=i)
+        stored = json.loads((path / runs.CONFIG).read_text())
+        stored["train"]["extra"] = {"a_rather_long_knob_name": f"value-{i}-" + "x" * 30}
+        (path / runs.CONFIG).write_text(json.dumps(stored))
+        paths.append(path)
+    text = compare.format_comparison(compare.compare_runs(paths))
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    assert "extra.a rather …" in text and "value-0-…" in text

@@ -16,6 +16,7 @@ from tui.core import runs
 from tui.core.errors import RunError
 
 MIN_RUNS, MAX_RUNS = 2, 6
+TEXT_WIDTH, MAX_LABEL = 80, 16  # the CLI table fits a standard terminal for up to six runs
 # Short names for the settings people change most; the others keep their config name.
 SETTING_LABELS = {
     "learning_rate": "lr", "lr_schedule": "lr schedule", "batch_size": "batch size", "train_subset": "subset",
@@ -178,16 +179,24 @@ def format_comparison(comparison: Comparison) -> str:
     """The comparison as plain text that fits 80 columns for up to six runs."""
     lines = [f"{r.label:3} {r.run_id}  {r.preset}" for r in comparison.runs]
     settings, results = comparison_rows(comparison)
-    cells = [c for _, row in settings + results for c in row]
-    width = max(9, *(len(c) for c in cells)) + 1
-    label_width = max(10, *(len(label) for label, _ in settings + results)) + 1
-    header = " " * label_width + "".join(f"{r.label:>{width}}" for r in comparison.runs)
-    lines += ["", header]
+    rows = settings + results
+    label_width = min(MAX_LABEL, max(len(label) for label, _ in rows)) + 1
+    longest = max(len(c) for _, row in rows for c in row)
+    width = min(max(9, longest) + 1, (TEXT_WIDTH - label_width) // len(comparison.runs))
+
+    def line(label: str, row: list[str]) -> str:
+        return f"{_fit(label, label_width - 1):<{label_width}}" + "".join(f"{_fit(c, width - 1):>{width}}" for c in row)
+
+    lines += ["", " " * label_width + "".join(f"{r.label:>{width}}" for r in comparison.runs)]
     if settings:
         lines.append("settings that differ")
-        lines += [f"{label:<{label_width}}" + "".join(f"{c:>{width}}" for c in row) for label, row in settings]
+        lines += [line(label, row) for label, row in settings]
     else:
         lines.append("settings: the same in every run")
     lines.append("results")
-    lines += [f"{label:<{label_width}}" + "".join(f"{c:>{width}}" for c in row) for label, row in results]
+    lines += [line(label, row) for label, row in results]
     return "\n".join(lines)
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"

@@ -58,10 +58,11 @@ def delete_run(summary: runs.RunSummary, protected: Iterable[Path] = ()) -> int:
 
     Raises :class:`RunError`, deleting nothing, for a run that is training or holds a model in use.
     """
-    reason = why_kept(summary, protected)
+    fresh = runs.summarise(summary.path)  # read again: a run may have started (or resumed) since the listing
+    reason = why_kept(fresh, protected)
     if reason:
         raise RunError(reason)
-    size = summary.size_bytes if summary.size_bytes is not None else runs.disk_usage(summary.path)
+    size = runs.disk_usage(summary.path)
     hidden = summary.path.with_name(f".deleting-{summary.run_id}-{os.getpid()}")
     try:
         os.rename(summary.path, hidden)  # atomic: the run vanishes from listings at once, whole
