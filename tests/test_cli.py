@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -63,7 +64,12 @@ def test_tty_progress_bar(cli_env, tmp_path):
     import pty
 
     pid, fd = pty.fork()
-    if pid == 0:  # child: the CLI with a terminal as stdout
+    if pid == 0:  # child: the CLI with a 120x24 terminal as stdout
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
         os.chdir(ROOT)
         os.execve(sys.executable, [sys.executable, "-m", "tui", "train", "--preset", "classic", "--epochs", "1",
                                    "--subset", "6000", "--output", str(tmp_path / "t.h5"), "--no-test"], cli_env)
@@ -79,7 +85,15 @@ def test_tty_progress_bar(cli_env, tmp_path):
     _, status = os.waitpid(pid, 0)
     text = b"".join(chunks).decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0, text
-    assert "\r" in text and "epoch 1/1 [" in text and "loss" in text and "ETA" in text and "img/s" in text
+    assert "\r" in text and "\x1b[" in text  # redrawn in place (Rich's live display)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # without colours and cursor moves
+    bars = [line for line in re.split(r"[\r\n]", plain) if "━" in line]  # Rich's bar
+    assert bars, text
+    bar = bars[-1]
+    assert "epoch 1/1" in bar and re.search(r"\b\d+/\d+\b", bar.split("━")[-1]), bar  # step/steps
+    assert re.search(r"loss \d\.\d{4}", bar) and re.search(r"acc \d\.\d{4}", bar), bar
+    assert re.search(r"ETA \d+:\d\d", bar) and re.search(r"[\d,]+ img/s", bar), bar
+    assert re.search(r"epoch 1/1  loss \d\.\d{4}  acc", plain)  # the epoch's line stays above the bar
 
 
 def test_evaluate_json_and_text(cli_env, trained_model):
@@ -179,3 +193,40 @@ def test_unreadable_file_is_reported_and_the_batch_goes_on(cli_env, trained_mode
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert "permission denied" in rows[0]["error"] and rows[1]["digit"] is not None
     assert "Traceback" not in proc.stderr
+
+
+def test_runs_compare_and_prune_on_two_real_runs(cli_env, tmp_path):
+    """Two real tiny trainings with different settings: compared as a table and as JSON, then pruned."""
+    models = tmp_path / "models"
+    for lr, name in (("0.001", "a.h5"), ("0.003", "b.h5")):
+        run_cli("train", "--preset", "classic", "--epochs", "1", "--subset", "3000", "--lr", lr, "--no-test",
+                "--output", str(models / name), env=cli_env, check_rc=0)
+    rows = [json.loads(line) for line in run_cli("runs", "--json", env=cli_env, check_rc=0).stdout.splitlines()]
+    newer, older = rows
+    assert all(r["size_bytes"] > 0 for r in rows)
+    text = run_cli("runs", "--compare", older["run_id"][:20], "latest", env=cli_env, check_rc=0).stdout
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["#1", older["run_id"], "classic"] and lines[1].split()[1] == newer["run_id"]
+    assert all(len(line) <= 80 for line in lines)
+    cells = {line.split()[0]: line.split()[1:] for line in lines[2:] if line.strip()}
+    differ = lines[lines.index("settings that differ") + 1:lines.index("results")]
+    assert [line.split() for line in differ] == [["lr", "0.001", "0.003"]]  # the same settings are left out
+    assert cells["best"] == ["val", f"{older['best_val_accuracy']:.2%}", f"{newer['best_val_accuracy']:.2%}"]
+    assert cells["images/s"][0][0].isdigit() and cells["train"][0] == "time"
+    data = json.loads(run_cli("runs", "--compare", older["run_id"], newer["run_id"], "--json", env=cli_env,
+                              check_rc=0).stdout)
+    assert data["differing_settings"] == ["learning_rate"]
+    first = data["runs"][0]
+    events = [json.loads(line) for line in (tmp_path / "runs" / older["run_id"] / "events.jsonl").read_text().splitlines()]
+    epoch = next(e for e in events if e["type"] == "epoch")
+    assert first["history"] == [{"epoch": 1, "val_accuracy": epoch["val_accuracy"], "val_loss": epoch["val_loss"]}]
+    assert first["settings"]["learning_rate"] == 0.001 and first["images_per_sec"] > 0 and first["train_seconds"] > 0
+    assert list((tmp_path / "runs" / older["run_id"] / "tensorboard" / "validation").glob("events.out.tfevents.*"))
+    bad = run_cli("runs", "--compare", "latest", env=cli_env)
+    assert bad.returncode == 1 and bad.stderr.strip() == (
+        "digitrec: compare takes 2 to 6 runs, not 1; give run ids, unique prefixes or 'latest'")
+
+    pruned = run_cli("runs", "--prune", "--keep", "1", env=cli_env, check_rc=0).stdout
+    assert f"deleted {older['run_id']}" in pruned and "deleted 1 run, freed" in pruned
+    assert [r.name for r in (tmp_path / "runs").iterdir() if not r.name.startswith(".")] == [newer["run_id"]]
+    assert (models / "a.h5").exists() and (models / "b.h5").exists()  # models are never touched

@@ -140,3 +140,15 @@ def test_completes_run_ids():
 def test_completion_extends_what_was_typed_or_returns_none(text):
     result = complete(text)
     assert result is None or (result.startswith(text) and len(result) > len(text))
+
+
+def test_compare_takes_none_or_two_to_six_runs_and_delete_one():
+    assert parse_command("compare") == Command("compare")  # the runs marked in the table
+    assert parse_command("compare 2026 latest").args == ("2026", "latest")
+    assert parse_command("delete 20260101").args == ("20260101",)
+    for line, fragment in (("compare latest", "2 to 6 runs, not 1"), ("compare " + "a " * 7, "2 to 6 runs, not 7"),
+                           ("delete", "exactly one argument"), ("delete a b", "exactly one argument")):
+        with pytest.raises(CommandError, match=fragment):
+            parse_command(line)
+    assert complete("compare 2026", run_ids=["20260101-000000-fast-aaaa"]) == "compare 20260101-000000-fast-aaaa"
+    assert complete("delete 2", run_ids=["20260101-000000-fast-aaaa"]) == "delete 20260101-000000-fast-aaaa"

@@ -53,8 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-test", action="store_true", help="skip the final test-set evaluation")
     _add_data(train)
 
+    from tui.core.prune import DEFAULT_KEEP  # light: no TensorFlow, no h5py
+
     runs_p = sub.add_parser("runs", help="list training runs with status, progress and best validation accuracy")
-    runs_p.add_argument("--json", action="store_true", help="one JSON object per run")
+    runs_p.add_argument("--json", action="store_true", help="one JSON object per run (with --compare: one object)")
+    runs_p.add_argument("--compare", nargs="+", metavar="RUN",
+                        help="compare 2 to 6 runs (ids, unique prefixes, 'latest'): settings that differ and results")
+    runs_p.add_argument("--prune", action="store_true",
+                        help="delete old runs, keeping the newest (never one that is training or holds a model in use)")
+    runs_p.add_argument("--keep", type=int, metavar="N",
+                        help=f"with --prune: how many of the newest runs to keep (default {DEFAULT_KEEP}; 0 with --failed)")
+    runs_p.add_argument("--failed", action="store_true",
+                        help="with --prune: delete only runs that did not finish (error, cancelled, interrupted)")
+    runs_p.add_argument("--dry-run", action="store_true", help="with --prune: list what would be deleted, delete nothing")
 
     watch = sub.add_parser("watch", help="follow a run's progress live (from another terminal too)")
     watch.add_argument("run", nargs="?", default="latest", help="run id, unique prefix, folder or 'latest'")
@@ -124,49 +135,72 @@ def cmd_app(args) -> int:
 
 
 class TrainPrinter:
-    """Shows run events: a live progress line in a terminal, plain lines otherwise."""
+    """Shows run events: a live Rich progress bar in a terminal, plain lines otherwise."""
 
     def __init__(self, stream=None):
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty()
-        self.width = 0
+        self.progress = None  # the live bar, from the first batch of a run to its last record
+        self.task = None
 
     def __call__(self, event: dict) -> None:
-        from tui.core.runs import worse_than_replaced
+        from tui.core.runs import TERMINAL, worse_than_replaced
         from tui.core.train import describe_event
 
         if event.get("type") == "batch":
             if self.tty:
                 self._bar(event)
             return
-        self.clear()
-        print(describe_event(event), file=self.stream, flush=True)
+        if event.get("type") in TERMINAL:
+            self.clear()
+        self._print(describe_event(event))
         if event.get("type") == "done" and (warning := worse_than_replaced(event)):
-            print(f"note: {warning}", file=self.stream, flush=True)
+            self._print(f"note: {warning}")
+
+    def _print(self, line: str) -> None:
+        if self.progress is not None:  # above the live bar
+            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(line, file=self.stream, flush=True)
 
     def _bar(self, e: dict) -> None:
         step, steps = _int_or_none(e.get("step")), _int_or_none(e.get("steps"))
-        frac = min(1.0, max(0.0, step / steps)) if step is not None and steps else 0
-        filled = int(frac * 20)
-        parts = [f"epoch {e.get('epoch', '?')}/{e.get('epochs', '?')} [{'#' * filled}{'.' * (20 - filled)}] "
-                 f"{'?' if step is None else step}/{steps or '?'}"]
-        for key, label, spec in (("loss", "loss", ".4f"), ("accuracy", "acc", ".4f")):
-            if isinstance(e.get(key), (int, float)):
-                parts.append(f"{label} {e[key]:{spec}}")
-        if isinstance(e.get("eta_s"), (int, float)):
-            parts.append(f"ETA {_duration(e['eta_s'])}")
-        if isinstance(e.get("images_per_sec"), (int, float)) and e["images_per_sec"]:
-            parts.append(f"{e['images_per_sec']:.0f} img/s")
-        line = "  ".join(parts)
-        self.stream.write("\r" + line.ljust(self.width))
-        self.stream.flush()
-        self.width = len(line)
+        fields = {
+            "epoch": f"{e.get('epoch', '?')}/{e.get('epochs', '?')}",
+            "loss": _metric(e, "loss", "loss {:.4f}"),
+            "acc": _metric(e, "accuracy", "acc {:.4f}"),
+            "eta": f"ETA {_duration(e['eta_s'])}" if isinstance(e.get("eta_s"), (int, float)) else "ETA ?",
+            "speed": _metric(e, "images_per_sec", "{:,.0f} img/s") if e.get("images_per_sec") else "",
+        }
+        if self.progress is None:
+            self._start()
+        self.progress.update(self.task, completed=step or 0, total=steps or None, refresh=True, **fields)
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = Console(file=self.stream, force_terminal=True)
+        # ETA and speed come from the run's own records (the whole run, measured by the trainer),
+        # not from Rich's clock, so `watch` shows the same figures when it replays a run.
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"), BarColumn(bar_width=20), MofNCompleteColumn(),
+            TextColumn("{task.fields[loss]}"), TextColumn("{task.fields[acc]}"), TextColumn("{task.fields[eta]}"),
+            TextColumn("{task.fields[speed]}"), console=console, auto_refresh=False, transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=None, epoch="?", loss="", acc="", eta="", speed="")
 
     def clear(self) -> None:
-        """Remove the live progress line, if one is showing."""
-        if self.tty and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.width = 0
+        """Remove the live progress bar, if one is showing."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = self.task = None
+
+
+def _metric(event: dict, key: str, template: str) -> str:
+    value = event.get(key)
+    return template.format(value) if isinstance(value, (int, float)) else ""
 
 
 def _int_or_none(value) -> int | None:
@@ -256,20 +290,33 @@ def _pct(value) -> str:
 
 
 def cmd_runs(args) -> int:
+    from rich.filesize import decimal
+
     from tui.core.runs import list_runs, runs_dir
 
+    misplaced = [flag for flag, given in (("--keep", args.keep is not None), ("--failed", args.failed),
+                                          ("--dry-run", args.dry_run)) if given and not args.prune]
+    if misplaced or (args.prune and args.compare):
+        what = f"{', '.join(misplaced)} only go{'es' if len(misplaced) == 1 else ''} with --prune" if misplaced \
+            else "--prune and --compare cannot be used together"
+        print(f"digitrec: {what}; see `digitrec runs --help`", file=sys.stderr)
+        return EXIT_USAGE
+    if args.compare:
+        return _compare_runs(args)
+    if args.prune:
+        return _prune_runs(args)
     found = list_runs()
     if args.json:
         for r in found:
             print(json.dumps({"run_id": r.run_id, "status": r.status, "preset": r.preset, "epoch": r.epoch,
                               "epochs": r.epochs, "progress": round(r.progress, 4), "best_val_accuracy": r.best_val_accuracy,
                               "test_accuracy": r.test_accuracy, "reason": r.reason, "warning": r.warning or None,
-                              "path": str(r.path)}))
+                              "size_bytes": r.size_bytes, "path": str(r.path)}))
         return EXIT_OK
     if not found:
         print(f"no runs in {runs_dir()}/ yet; start one with `digitrec train`")
         return EXIT_OK
-    print(f"{'RUN':34} {'STATUS':11} {'PRESET':8} {'EPOCH':>7} {'BEST VAL':>9} {'TEST':>8}  NOTE")
+    print(f"{'RUN':34} {'STATUS':11} {'PRESET':8} {'EPOCH':>7} {'BEST VAL':>9} {'TEST':>8} {'SIZE':>8}  NOTE")
     for r in found:
         epoch = f"{r.epoch}/{r.epochs}" if r.epochs else "-"
         note = r.reason if r.status != "done" else (r.model or "")
@@ -277,8 +324,53 @@ def cmd_runs(args) -> int:
             note = (note + "; " if note else "") + "resumable with --resume"
         if r.warning:
             note = (note + "; " if note else "") + r.warning
-        print(f"{r.run_id:34} {r.status:11} {r.preset:8} {epoch:>7} {_pct(r.best_val_accuracy):>9} {_pct(r.test_accuracy):>8}  {note}")
+        size = decimal(r.size_bytes) if r.size_bytes is not None else "-"
+        print(f"{r.run_id:34} {r.status:11} {r.preset:8} {epoch:>7} {_pct(r.best_val_accuracy):>9} "
+              f"{_pct(r.test_accuracy):>8} {size:>8}  {note}")
     return EXIT_OK
+
+
+def _compare_runs(args) -> int:
+    from tui.core.compare import compare_runs, format_comparison, resolve_runs
+
+    comparison = compare_runs(resolve_runs(args.compare))
+    print(json.dumps(comparison.to_json()) if args.json else format_comparison(comparison))
+    return EXIT_OK
+
+
+def _prune_runs(args) -> int:
+    from rich.filesize import decimal
+
+    from tui.core.errors import RunError
+    from tui.core.prune import DEFAULT_KEEP, delete_run, plan_prune
+    from tui.core.runs import list_runs, runs_dir
+
+    keep = args.keep if args.keep is not None else (0 if args.failed else DEFAULT_KEEP)
+    if keep < 0:
+        print("digitrec: --keep must be 0 or more", file=sys.stderr)
+        return EXIT_USAGE
+    plan = plan_prune(list_runs(), keep, failed_only=args.failed)
+    for summary, reason in plan.spared:
+        print(f"kept {summary.run_id}: {reason}")
+    freed = failed = 0
+    for summary in plan.remove:
+        if args.dry_run:
+            print(f"would delete {summary.run_id} ({summary.status}, {decimal(summary.size_bytes or 0)})")
+            continue
+        try:
+            freed += delete_run(summary)
+        except RunError as exc:  # e.g. it started training since the listing
+            failed += 1
+            print(f"digitrec: {exc}", file=sys.stderr)
+            continue
+        print(f"deleted {summary.run_id} ({summary.status}, {decimal(summary.size_bytes or 0)})")
+    if not plan.remove:
+        which = "runs that did not finish" if args.failed else "runs"
+        print(f"nothing to delete: {runs_dir()}/ has no {which} beyond the newest {keep}")
+    elif not args.dry_run:
+        print(f"deleted {len(plan.remove) - failed} run{'s' if len(plan.remove) - failed != 1 else ''}, "
+              f"freed {decimal(freed)}")
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 def cmd_watch(args) -> int:
@@ -289,14 +381,16 @@ def cmd_watch(args) -> int:
     print(f"watching run {run_dir.name} ({summary.status}); Ctrl+C stops watching, not the run", flush=True)
     printer = TrainPrinter()
     last = None
-    for event in follow(run_dir, idle_timeout=None if summary.status in ("running", "starting") else 0.5):
-        last = event
-        if event["type"] == "lost":
-            printer.clear()
-            print(f"run lost: {event['reason']}", flush=True)
-            return EXIT_FAIL
-        printer(event)
-    printer.clear()
+    try:
+        for event in follow(run_dir, idle_timeout=None if summary.status in ("running", "starting") else 0.5):
+            last = event
+            if event["type"] == "lost":
+                printer.clear()
+                print(f"run lost: {event['reason']}", flush=True)
+                return EXIT_FAIL
+            printer(event)
+    finally:  # Ctrl+C too: the live bar goes and the cursor comes back
+        printer.clear()
     if last is None or last["type"] not in ("done", "cancelled", "error"):
         print(f"run {run_dir.name} has not started yet or has no record", flush=True)
     return EXIT_OK if last and last["type"] == "done" else EXIT_FAIL

@@ -674,6 +674,8 @@ class DigitrecApp(App[int]):
         self._in_thread(turn, "runs", "listing runs", work)
 
     def _show_runs(self, summaries: list[Any], turn: Turn | None) -> None:
+        from tui.app.widgets.runs_table import COLUMNS, run_cells  # noqa: PLC0415
+
         self._run_ids = [s.run_id for s in summaries]
         self.train_panel.show_runs(summaries)
         if turn is None:
@@ -682,15 +684,82 @@ class DigitrecApp(App[int]):
             turn.answer("no runs yet; `train` starts one")
             return
         table = Table(box=None, header_style="bold")
-        for column in ("run", "status", "preset", "epochs", "best val", "test"):
+        for column in COLUMNS:
             table.add_column(column)
         for s in summaries[:20]:
-            table.add_row(
-                s.run_id, s.status, s.preset, f"{s.epoch}/{s.epochs}" if s.epochs else "–",
-                f"{s.best_val_accuracy:.2%}" if s.best_val_accuracy is not None else "–",
-                f"{s.test_accuracy:.2%}" if s.test_accuracy is not None else "–",
-            )
-        turn.answer(table, Text("`attach RUN` follows one (a prefix of its id is enough)", style="dim"))
+            table.add_row(*run_cells(s))
+        turn.answer(table, Text("`attach RUN` follows one (a prefix of its id is enough); `compare RUN RUN` "
+                                "compares runs, `delete RUN` deletes one", style="dim"))
+
+    def _cmd_compare(self, command: Command, turn: Turn) -> None:
+        refs = list(command.args) or list(self.train_panel.marked_runs)
+        if not refs:
+            turn.answer(error_text("nothing to compare: give 2 to 6 runs (`compare RUN RUN`, ids, prefixes or "
+                                   "latest) or mark them with space in the Train panel's runs table (F2)"), error=True)
+            return
+
+        def work() -> None:
+            from tui.core.compare import compare_runs, resolve_runs  # noqa: PLC0415
+
+            comparison = compare_runs(resolve_runs(refs))
+            self._from_thread(self._show_comparison, comparison, turn)
+
+        turn.answer(Text("reading the runs…", style="dim"))
+        self._in_thread(turn, "runs", "comparing runs", work)
+
+    def _show_comparison(self, comparison: Any, turn: Turn) -> None:
+        from tui.app.screens.compare import CompareScreen  # noqa: PLC0415
+        from tui.app.widgets.compare_view import comparison_table, legend  # noqa: PLC0415
+
+        turn.answer(legend(comparison), comparison_table(comparison),
+                    Text("the curves are on the comparison screen; esc comes back here", style="dim"))
+        if isinstance(self.screen, CompareScreen):
+            self.pop_screen()
+        self.push_screen(CompareScreen(comparison))
+
+    def _cmd_delete(self, command: Command, turn: Turn) -> None:
+        ref = command.args[0]
+
+        def work() -> None:
+            from tui.core import runs  # noqa: PLC0415
+            from tui.core.errors import RunError  # noqa: PLC0415
+            from tui.core.prune import why_kept  # noqa: PLC0415
+
+            summary = runs.summarise(runs.find_run(ref))
+            summary.size_bytes = runs.disk_usage(summary.path)
+            reason = why_kept(summary, [self.model_path])
+            if reason:
+                raise RunError(reason)
+            self._from_thread(self._confirm_delete, summary, turn)
+
+        self._in_thread(turn, "runs", "finding the run", work)
+
+    def _confirm_delete(self, summary: Any, turn: Turn) -> None:
+        from rich.filesize import decimal  # noqa: PLC0415
+
+        from tui.app.screens.confirm import ConfirmScreen  # noqa: PLC0415
+
+        size = decimal(summary.size_bytes or 0)
+        turn.answer(Text(f"delete run {summary.run_id} ({summary.status}, {size})? answer in the dialog", style="dim"))
+        question = (f"Delete run {summary.run_id}?\n{summary.status}, preset {summary.preset}, {size} in {summary.path}\n\n"
+                    "Its checkpoints and records go; models in models/ stay.")
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                turn.answer(f"kept run {summary.run_id}")
+                return
+
+            def work() -> None:
+                from tui.core.prune import delete_run  # noqa: PLC0415
+
+                freed = delete_run(summary, [self.model_path])  # checks again: it may have started meanwhile
+                self._from_thread(turn.answer, f"deleted run {summary.run_id} (freed {decimal(freed)})")
+                self._from_thread(self._refresh_run_list, False)
+
+            self._in_thread(turn, "runs", "deleting the run", work)
+
+        self.push_screen(ConfirmScreen(question, "Delete (y)", "Keep (n)", id="delete-screen", yes_variant="error",
+                                       focus_no=True), answered)
 
     @on(TrainPanel.RunEnded)
     def _run_ended(self, message: TrainPanel.RunEnded) -> None:
@@ -856,6 +925,8 @@ class DigitrecApp(App[int]):
         yield SystemCommand("Attach to a run", "Follow the run that is training, or the newest one",
                             lambda: self.execute("attach"))
         yield SystemCommand("List runs", "Training runs, newest first", lambda: self.execute("runs"))
+        yield SystemCommand("Compare the marked runs", "Validation curves, settings that differ and results of the "
+                            "runs marked with space in the runs table", lambda: self.execute("compare"))
         yield SystemCommand("Evaluate the model", "Test-set accuracy, per-class table, confusion matrix (ctrl+r)",
                             self.action_evaluate)
         yield SystemCommand("Predict all sample images", f"Predict every image in {self.samples_dir}/",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui.core.compare import MAX_RUNS as MAX_COMPARED
 from tui.core.config import ConfigError, parse_override, preset_config
 from tui.core.errors import DigitrecError
 from tui.core.presets import DEFAULT_PRESET, PRESETS
@@ -50,6 +51,11 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("use", "use PATH", "make PATH the active model"),
         CommandSpec("runs", "runs", "list training runs, newest first"),
         CommandSpec("attach", "attach [RUN]", "follow a training run (default: the newest one)"),
+        CommandSpec("compare", "compare [RUN RUN ...]",
+                    "compare 2 to 6 runs (ids, prefixes, latest; default: those marked with space in the runs "
+                    "table): validation curves, the settings that differ and the results"),
+        CommandSpec("delete", "delete RUN", "delete a run's folder (asks first; never a run that is training "
+                    "or a model in models/)"),
         CommandSpec("render", "render [ascii|blocks]", "draw digits with ASCII characters or finer half blocks"),
         CommandSpec("clear", "clear", "clear the conversation log", ("cls",)),
         CommandSpec("quit", "quit", "leave the app (asks first if a run is going)", ("exit", "q")),
@@ -226,6 +232,13 @@ def _evaluate(name: str, rest: list[str]) -> Command:
     return Command(name, (), options)
 
 
+def _compare(name: str, rest: list[str]) -> Command:
+    # No runs: the ones marked in the runs table (the app knows them); otherwise 2 to 6 runs.
+    if len(rest) == 1 or len(rest) > MAX_COMPARED:
+        raise CommandError(f"`compare` takes 2 to {MAX_COMPARED} runs, not {len(rest)}; usage: {COMMANDS[name].usage}")
+    return Command(name, tuple(rest))
+
+
 def _one_line(message: str) -> str:
     return " ".join(message.split())
 
@@ -240,5 +253,7 @@ _PARSERS = {
     "draw": _draw,
     "use": _exactly_one,
     "attach": _at_most_one,
+    "compare": _compare,
+    "delete": _exactly_one,
     "render": _render,
 }

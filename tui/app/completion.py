@@ -32,7 +32,7 @@ def complete(value: str, cwd: Path | None = None, run_ids: Iterable[str] = ()) -
         done = complete_path(last, cwd or Path.cwd())
     elif name == "train":
         done = _complete_train(last, cwd or Path.cwd())
-    elif name == "attach":
+    elif name in ("attach", "compare", "delete"):
         done = _first(last, list(run_ids))
     elif name == "help":
         done = _first(last, list(COMMANDS))

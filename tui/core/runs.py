@@ -279,6 +279,7 @@ class RunSummary:
     images_per_sec: float | None = None
     last_val_accuracy: float | None = None
     seconds: float | None = None  # how long a finished run took
+    size_bytes: int | None = None  # the run folder's files, filled in by list_runs
     history: list[dict[str, Any]] = field(default_factory=list)  # epoch events
 
     @property
@@ -415,10 +416,23 @@ def list_runs(base: Path | None = None) -> list[RunSummary]:
     base = base or runs_dir()
     if not base.is_dir():
         return []
-    # A folder missing config.json is still listed (with a note) if it has a record of a run.
+    # A folder missing config.json is still listed (with a note) if it has a record of a run; a
+    # hidden one is a run being deleted (see tui.core.prune).
     found = [summarise(p) for p in base.iterdir()
-             if p.is_dir() and any((p / name).exists() for name in (CONFIG, EVENTS, PID_FILE))]
+             if p.is_dir() and not p.name.startswith(".") and any((p / name).exists() for name in (CONFIG, EVENTS, PID_FILE))]
+    for s in found:
+        s.size_bytes = disk_usage(s.path)
     return sorted(found, key=lambda s: (s.started or 0, s.run_id), reverse=True)
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes in the files under ``path``; symbolic links count as links, never followed."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
 
 
 def find_run(ref: str, base: Path | None = None) -> Path:

@@ -29,6 +29,7 @@ from tui.core.config import TrainConfig
 from tui.core.data import Mnist, load_mnist, split_validation
 from tui.core.errors import DigitrecError, RunError
 from tui.core.modelfile import DEFAULT_MODEL, check_output_writable, save_model
+from tui.core.tensorboard import SummaryLog
 
 BATCH_EVENTS_PER_SECOND = 4
 Reporter = Callable[[dict[str, Any]], None]
@@ -94,7 +95,8 @@ def stop_on_signals(flag: StopFlag):
 
 
 def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None, log, flag: StopFlag,
-                   run_dir: Path, cfg: TrainConfig, steps: int, initial_epoch: int, meta: dict[str, Any]):
+                   run_dir: Path, cfg: TrainConfig, steps: int, initial_epoch: int, meta: dict[str, Any],
+                   summaries: SummaryLog):
     """The Keras callback that records progress, checkpoints, and honours the stop flag."""
 
     class RunRecorder(keras.callbacks.Callback):
@@ -109,6 +111,7 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
 
         def emit(self, kind, **data):
             event = writer.emit(kind, **data)
+            summaries.record(event)
             if reporter:
                 reporter(event)
             return event
@@ -130,6 +133,7 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             if batch > 0:
                 self.step_time = elapsed if self.step_time is None else 0.9 * self.step_time + 0.1 * elapsed
             if flag.is_set():
+                self.on_train_end()
                 raise Cancelled(flag.reason or "stopped")
             step = batch + 1
             if now - self.last_emit >= 1.0 / BATCH_EVENTS_PER_SECOND or step == steps:
@@ -165,6 +169,11 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
                 self.best_val = val_acc
                 shutil.copyfile(run_dir / runs.LAST_CHECKPOINT, run_dir / f".{runs.BEST_CHECKPOINT}.tmp")
                 os.replace(run_dir / f".{runs.BEST_CHECKPOINT}.tmp", run_dir / runs.BEST_CHECKPOINT)
+
+        def on_train_end(self, logs=None):
+            summaries.close()
+            if summaries.error:
+                log(summaries.error)
 
     return RunRecorder()
 
@@ -403,7 +412,8 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     if reporter:
         reporter(event)
     recorder = _make_callback(keras, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir,
-                              cfg=cfg, steps=steps, initial_epoch=initial_epoch, meta=meta)
+                              cfg=cfg, steps=steps, initial_epoch=initial_epoch, meta=meta,
+                              summaries=SummaryLog(run_dir))  # the same curves as TensorBoard event files
     val = pipeline.eval_dataset(x_val, y_val, one_hot=one_hot) if len(x_val) else None
     fit_started = time.monotonic()
     with warnings.catch_warnings():

@@ -47,25 +47,30 @@ class QuitScreen(ModalScreen[str | None]):
         self.dismiss(choice)
 
 
-class AttachScreen(ModalScreen[bool]):
-    """At start: a run is still training; follow it? Dismisses with ``True`` or ``False``."""
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes-or-no question; dismisses with ``True`` or ``False``. ``n`` and escape say no."""
 
     BINDINGS = [
-        Binding("y,enter", "choose(True)", "Follow it", id="attach-yes"),
-        Binding("n,escape", "choose(False)", "Not now", id="attach-no"),
+        Binding("y", "choose(True)", "Yes", id="confirm-yes"),
+        Binding("n,escape", "choose(False)", "No", id="confirm-no"),
     ]
 
-    def __init__(self, run_text: str) -> None:
-        super().__init__(id="attach-screen")
-        self.run_text = run_text
+    def __init__(self, question: str, yes: str = "Yes (y)", no: str = "No (n)", *, id: str | None = None,
+                 yes_variant: str = "primary", focus_no: bool = False) -> None:
+        super().__init__(id=id)
+        self.question, self.yes, self.no = question, yes, no
+        self.yes_variant, self.focus_no = yes_variant, focus_no
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"A training run is still going:\n{self.run_text}\n\nFollow it in the Train panel?",
-                         classes="dialog-text")
+            yield Static(self.question, classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Follow it (y)", id="yes", variant="primary")
-                yield Button("Not now (n)", id="no")
+                yield Button(self.yes, id="yes", variant=self.yes_variant)
+                yield Button(self.no, id="no")
+
+    def on_mount(self) -> None:
+        if self.focus_no:  # enter on a destructive question keeps things as they are
+            self.query_one("#no", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -73,3 +78,13 @@ class AttachScreen(ModalScreen[bool]):
 
     def action_choose(self, choice: bool) -> None:
         self.dismiss(choice)
+
+
+class AttachScreen(ConfirmScreen):
+    """At start: a run is still training; follow it? Dismisses with ``True`` or ``False``."""
+
+    BINDINGS = [Binding("enter", "choose(True)", "Follow it", id="attach-yes")]
+
+    def __init__(self, run_text: str) -> None:
+        super().__init__(f"A training run is still going:\n{run_text}\n\nFollow it in the Train panel?",
+                         "Follow it (y)", "Not now (n)", id="attach-screen")

@@ -21,6 +21,7 @@ from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select
 
 from tui.app.messages import CommandRequested
 from tui.app.widgets.plots import MetricPlot
+from tui.app.widgets.runs_table import RunsTable
 from tui.core import runs
 from tui.core.config import preset_config
 from tui.core.presets import DEFAULT_PRESET, PRESETS
@@ -106,13 +107,11 @@ class TrainPanel(VerticalScroll):
         with Horizontal(id="plots"):
             yield MetricPlot("loss", id="loss-plot")
             yield MetricPlot("accuracy %", percent=True, id="accuracy-plot")
-        yield Label("Runs (enter: follow)", classes="section-title")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Label("Runs: enter follows, space marks, c compares the marked, d deletes", classes="section-title")
+        yield RunsTable(id="runs-table")
 
     def on_mount(self) -> None:
         self._apply_preset_placeholders(DEFAULT_PRESET)
-        table = self.query_one("#runs-table", DataTable)
-        table.add_columns("run", "status", "preset", "epochs", "best val", "test")
         self.set_interval(POLL_SECONDS, self.poll, name="train-poll")
 
     # -- the form ---------------------------------------------------------------------------
@@ -245,18 +244,12 @@ class TrainPanel(VerticalScroll):
     # -- the runs list ------------------------------------------------------------------------
 
     def show_runs(self, summaries: list[runs.RunSummary]) -> None:
-        table = self.query_one("#runs-table", DataTable)
-        table.clear()
-        for s in summaries:
-            table.add_row(
-                s.run_id,
-                s.status,
-                s.preset,
-                f"{s.epoch}/{s.epochs}" if s.epochs else "–",
-                f"{s.best_val_accuracy:.2%}" if s.best_val_accuracy is not None else "–",
-                f"{s.test_accuracy:.2%}" if s.test_accuracy is not None else "–",
-                key=str(s.path),
-            )
+        self.query_one("#runs-table", RunsTable).show(summaries)
+
+    @property
+    def marked_runs(self) -> list[str]:
+        """Run ids marked (space) in the runs table, in the order they were marked."""
+        return list(self.query_one("#runs-table", RunsTable).marked)
 
 
 def _float(value: Any) -> float | None:
