@@ -372,3 +372,30 @@ def test_predict_images_agree_between_cli_runtimes():
         other = outputs["tensorflow"][path]
         assert r["digit"] == other["digit"]
         assert max(abs(a - b) for a, b in zip(r["probabilities"], other["probabilities"])) <= 2e-5  # rounded to 6 places
+
+
+# -- the app ------------------------------------------------------------------------------------------
+
+
+async def test_app_loads_the_model_on_litert_and_says_when_it_rebuilt_the_runtime_file(tmp_path, monkeypatch, trained_model):
+    from test_app import make_app, settle, type_command
+    from tui.app.widgets.prediction import PredictionView
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGITREC_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("DIGITREC_MODEL", raising=False)
+    monkeypatch.delenv("DIGITREC_RUNTIME", raising=False)
+    (tmp_path / "models").mkdir()
+    shutil.copy(trained_model, tmp_path / "models" / "digit_recognizer.h5")  # its .tflite stays behind
+    shutil.copy(SAMPLES / "7_mnist_01.png", tmp_path / "seven.png")
+    for launch in ("first", "second"):
+        app = make_app(preload=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot, lambda: "LiteRT" in app.status_bar.model, timeout=120)
+            assert app.status_bar.model.startswith("model: digit_recognizer.h5 (")
+            notes = [t.text for t in app.conversation.turns if "rebuilt it from digit_recognizer.h5" in t.text]
+            assert len(notes) == (1 if launch == "first" else 0)
+            await type_command(pilot, "predict seven.png")
+            await settle(pilot, lambda: bool(app.conversation.last_turn.query(PredictionView)), timeout=60)
+            assert app.conversation.last_turn.query_one(PredictionView).prediction.digit == 7
+    assert runtime.runtime_state(tmp_path / "models" / "digit_recognizer.h5")[0] == "current"

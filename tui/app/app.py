@@ -348,7 +348,16 @@ class DigitrecApp(App[int]):
 
     def _runtime_notice(self, line: str) -> None:
         """A runtime file was rebuilt (or could not be): say so in the log, once (worker threads only)."""
-        self._from_thread(self.conversation.add_turn, None, Text(line, style="dim"))
+        self._from_thread(self._show_runtime_notice, line)
+
+    def _show_runtime_notice(self, line: str) -> None:
+        """The note goes above the command that needed the model, so that command's answer stays last."""
+        log, note = self.conversation, Text(line, style="dim")
+        last = log.last_turn
+        if last is not None and last.command is not None:
+            log.mount(Turn(None, note), before=last)
+        else:
+            log.add_turn(None, note)
 
     def on_model_status(self, message: ModelStatus) -> None:
         self._unless_closing(self._set_model_status, message.text)
