@@ -32,10 +32,12 @@ RUNTIMES = ("litert", "tensorflow")
 # The app, headless at 80x24: prints when its first screen has been drawn and when the model is ready.
 APP_PROBE = """
 import sys, time
+from pathlib import Path
 from tui.app.app import DigitrecApp
 from tui.app.messages import ModelStatus
 
 class Probe(DigitrecApp):
+    CSS_PATH = str(Path(sys.modules[DigitrecApp.__module__].__file__).with_name("app.tcss"))  # not beside this probe
     marks = {}
     def on_mount(self):
         super().on_mount()

@@ -455,10 +455,12 @@ class _progress:
         self.bar = None
 
     def __enter__(self):
+        if self.total < PROGRESS_MIN_IMAGES:  # decided before importing Rich: one image should not pay for it
+            return lambda: None
         from rich.console import Console
 
         console = Console(stderr=True)
-        if self.total < PROGRESS_MIN_IMAGES or not console.is_terminal:
+        if not console.is_terminal:
             return lambda: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
