@@ -6,7 +6,7 @@ import sys
 
 from conftest import ROOT
 
-ENGINE = ("data", "runs", "config", "train", "inference", "evaluate", "modelfile", "launch", "render",
+ENGINE = ("data", "runs", "config", "train", "inference", "evaluate", "modelfile", "launch", "render", "runtime", "export",
           "preprocess", "images", "segment", "synth", "formats")
 
 

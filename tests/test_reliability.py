@@ -224,7 +224,7 @@ def test_predict_folder_streams_results_in_batches(project, monkeypatch, as_json
     for i in range(300):
         (folder / f"{i:04d}.png").write_bytes(b"x")
     predictor = RecordingPredictor()
-    monkeypatch.setattr("tui.core.inference.Predictor", lambda model=None: predictor)
+    monkeypatch.setattr("tui.core.inference.Predictor", lambda model=None, **_: predictor)
     out = ProgressStream(predictor)
     monkeypatch.setattr(sys, "stdout", out)
     assert cli.main(["predict", str(folder), *(["--json"] if as_json else [])]) == cli.EXIT_OK
@@ -239,7 +239,7 @@ def test_predict_folder_streams_results_in_batches(project, monkeypatch, as_json
 
 def test_predict_keeps_order_and_reports_bad_paths_between_batches(project, monkeypatch, capsys):
     predictor = RecordingPredictor()
-    monkeypatch.setattr("tui.core.inference.Predictor", lambda model=None: predictor)
+    monkeypatch.setattr("tui.core.inference.Predictor", lambda model=None, **_: predictor)
     (project / "a.png").write_bytes(b"x")
     (project / "b.png").write_bytes(b"x")
     assert cli.main(["predict", "a.png", "missing.png", "b.png", "--json"]) == cli.EXIT_FAIL

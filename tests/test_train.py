@@ -114,7 +114,11 @@ def test_a_finished_run_keeps_the_model_it_replaces(trained_model, mnist, tmp_pa
     assert output.read_bytes() != before
     assert previous_path(output).read_bytes() == before
     assert runs.read_events(tmp_path / "run")[-1]["previous_model"] == str(previous_path(output))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["digit_recognizer.h5", "digit_recognizer.previous.h5", "run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digit_recognizer.h5", "digit_recognizer.previous.h5",
+                                                          "digit_recognizer.tflite", "run"]
+    from tui.core.runtime import runtime_state
+
+    assert runtime_state(output)[0] == "current"  # the runtime file follows the new model, not the old
 
 
 def test_a_very_short_batch_norm_run_still_gives_a_working_model(mnist, tmp_path):

@@ -24,6 +24,12 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="PATH", help="model file (default: models/digit_recognizer.h5 or $DIGITREC_MODEL)")
 
 
+def _add_runtime(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runtime", choices=("auto", "litert", "tensorflow"), default=None,
+                   help="what computes the predictions: LiteRT (fast start, the default where installed) or "
+                        "TensorFlow (default: $DIGITREC_RUNTIME or auto)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digitrec",
@@ -78,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--worst", type=int, default=5, metavar="N", help="show the N most confident mistakes (default 5)")
+    _add_runtime(ev)
+    ev.add_argument("--cross-check", action="store_true",
+                    help="also run the Keras model in TensorFlow and report how far the two runtimes' probabilities differ")
 
     pr = sub.add_parser("predict", help="predict the digit in image files or folders")
     pr.add_argument("paths", nargs="+", metavar="PATH")
@@ -85,9 +94,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="one JSON object per image")
     pr.add_argument("--blocks", action="store_true", help="finer half-block rendering instead of ASCII")
     pr.add_argument("--number", action="store_true", help="each image holds several digits (e.g. 2026): read them left to right")
+    _add_runtime(pr)
 
-    models = sub.add_parser("models", help="list the models in models/ with their metadata")
+    models = sub.add_parser("models", help="list the models in models/ with their metadata and runtime files")
     models.add_argument("--json", action="store_true")
+
+    export = sub.add_parser("export", help="write a model as LiteRT (.tflite), Keras (.keras) or a TensorFlow SavedModel")
+    export.add_argument("model", metavar="MODEL", help="the .h5 model to export")
+    export.add_argument("--format", choices=("tflite", "keras", "savedmodel"), default="tflite",
+                        help="tflite: the runtime file digitrec predicts with (default); keras; savedmodel (a folder)")
+    export.add_argument("--output", metavar="PATH", help="where to write it (default: beside MODEL)")
     return parser
 
 
@@ -426,21 +442,36 @@ def cmd_evaluate(args) -> int:
             sys.stderr.write(f"\revaluating {done}/{total}")
             sys.stderr.flush()
 
-    report = evaluate(args.model, args.data, progress=progress)
+    report = evaluate(args.model, args.data, progress=progress, runtime=args.runtime, notify=_notice)
     if tty:
         sys.stderr.write("\r" + " " * 30 + "\r")
+    check = _cross_check(args) if args.cross_check else None
     if args.json:
-        print(json.dumps(report.to_json(mistakes=args.worst)))
+        print(json.dumps({**report.to_json(mistakes=args.worst), **({"cross_check": check} if check else {})}))
         return EXIT_OK
     print(format_report(report, args.worst))
-    return EXIT_OK
+    if check:
+        print(f"\ncross-check against {check['other']}: largest probability difference {check['max_abs_difference']:.1e}, "
+              f"{check['digits_differ']} of {check['n']} predicted digits differ")
+    return EXIT_OK if not check or check["digits_differ"] == 0 else EXIT_FAIL
+
+
+def _cross_check(args) -> dict:
+    from tui.core.evaluate import cross_check
+
+    return cross_check(args.model, args.data, runtime=args.runtime)
+
+
+def _notice(line: str) -> None:
+    """One line on stderr when a runtime file had to be rebuilt (or could not be)."""
+    print(f"digitrec: {line}", file=sys.stderr, flush=True)
 
 
 def format_report(report, worst: int) -> str:
     from tui.core.render import ascii_digit, probability_bars, side_by_side
 
     lines = [
-        f"model     {report.model_path}",
+        f"model     {report.model_path}" + (f"  (runtime: {report.runtime})" if report.runtime else ""),
         f"test set  {report.n} images",
         f"accuracy  {report.accuracy:.2%}  ({report.n - round(report.accuracy * report.n)} wrong)",
         f"loss      {report.loss:.4f}",
@@ -472,7 +503,7 @@ def cmd_predict(args) -> int:
     from tui.core.images import collect_images
     from tui.core.inference import Predictor
 
-    predictor = Predictor(args.model)
+    predictor = Predictor(args.model, runtime=args.runtime, notify=_notice)
     mode = _render_mode(args)
     if args.number:
         return _predict_numbers(predictor, args, mode)
@@ -518,10 +549,12 @@ class _progress:
         self.bar = None
 
     def __enter__(self):
+        if self.total < PROGRESS_MIN_IMAGES:  # decided before importing Rich: one image should not pay for it
+            return lambda: None
         from rich.console import Console
 
         console = Console(stderr=True)
-        if self.total < PROGRESS_MIN_IMAGES or not console.is_terminal:
+        if not console.is_terminal:
             return lambda: None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -585,13 +618,23 @@ def _predict_numbers(predictor, args, mode: str) -> int:
 
 def cmd_models(args) -> int:
     from tui.core.modelfile import MODELS_DIR, list_models
+    from tui.core.runtime import SUFFIX, runtime_path, runtime_state
 
     found = list_models(MODELS_DIR)
+    # A runtime file without its .h5 is listed on its own: it still predicts (`--model x.tflite`).
+    alone = sorted(p for p in MODELS_DIR.glob(f"*{SUFFIX}") if not p.name.startswith(".")
+                   and not any(runtime_path(m.path) == p for m in found)) if MODELS_DIR.is_dir() else []
     if args.json:
         for m in found:
-            print(json.dumps({"path": str(m.path), "size_bytes": m.size_bytes, "metadata": m.metadata, "error": m.error}, default=str))
+            state, note = runtime_state(m.path)
+            rt = runtime_path(m.path)
+            runtime = {"path": str(rt), "size_bytes": _size(rt), "state": state, "note": note}
+            print(json.dumps({"path": str(m.path), "size_bytes": m.size_bytes, "metadata": m.metadata, "error": m.error,
+                              "runtime": runtime}, default=str))
+        for p in alone:
+            print(json.dumps({"path": str(p), "size_bytes": _size(p), "runtime_only": True}))
         return EXIT_OK
-    if not found:
+    if not found and not alone:
         print(f"no models in {MODELS_DIR}/; train one with `digitrec train`")
         return EXIT_OK
     for m in found:
@@ -601,6 +644,26 @@ def cmd_models(args) -> int:
             continue
         print(f"{str(m.path):40} {m.size_bytes / 1e6:5.1f} MB  preset {meta.get('preset', '?'):8} "
               f"test {_pct(meta.get('test_accuracy')):>7}  {meta.get('date', '')}")
+        rt = runtime_path(m.path)
+        size = f"{_size(rt) / 1e6:5.1f} MB" if rt.exists() else " " * 8
+        print(f"  {str(rt):38} {size}  LiteRT runtime: {runtime_state(m.path)[1]}")
+    for p in alone:
+        print(f"{str(p):40} {_size(p) / 1e6:5.1f} MB  LiteRT runtime alone (no .h5 beside it): `--model {p}` predicts with it")
+    return EXIT_OK
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def cmd_export(args) -> int:
+    from tui.core.export import export_model
+
+    written = export_model(Path(args.model), args.format, Path(args.output) if args.output else None)
+    print(f"wrote {written} ({args.format})")
     return EXIT_OK
 
 
@@ -613,4 +676,5 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
     "models": cmd_models,
+    "export": cmd_export,
 }

@@ -196,7 +196,7 @@ class DigitrecApp(App[int]):
         self._refresh_models(log=False)
         if self.preload:
             self.run_worker(self._warm_up, thread=True, group="model", exit_on_error=False,
-                            description="loading TensorFlow and the model")
+                            description="loading the model")
         if self.offer_attach:
             self.run_worker(self._check_active_runs, thread=True, group="runs", exit_on_error=False,
                             description="looking for runs still training")
@@ -316,12 +316,8 @@ class DigitrecApp(App[int]):
     # -- model ----------------------------------------------------------------------------------
 
     def _warm_up(self) -> None:
-        """Load TensorFlow, then the active model, reporting progress in the status bar."""
+        """Load the active model on its runtime (LiteRT: no TensorFlow), reporting progress in the status bar."""
         try:
-            self.post_message(ModelStatus("loading TensorFlow…"))
-            from tui.core.tf import import_tf  # noqa: PLC0415
-
-            import_tf()
             if not self.model_path.exists():
                 self.post_message(ModelStatus(_no_model_text(self.model_path)))
                 return
@@ -339,16 +335,29 @@ class DigitrecApp(App[int]):
                 self.post_message(ModelStatus(_no_model_text(path)))
                 raise_no_model(path)
             self.post_message(ModelStatus(f"loading model {path.name}…"))
-            from tui.core.inference import Predictor  # noqa: PLC0415 - imports TensorFlow
+            from tui.core.inference import Predictor  # noqa: PLC0415
 
             try:
-                predictor = Predictor(path)
+                predictor = Predictor(path, notify=self._runtime_notice)
             except Exception as exc:
                 self.post_message(ModelStatus(f"model {path.name} could not be loaded: {one_line(exc)}"))
                 raise
             self._predictor = predictor
-            self.post_message(ModelStatus(_model_text(path, predictor.metadata), ready=True))
+            self.post_message(ModelStatus(_model_text(path, predictor.metadata, predictor.runtime), ready=True))
             return predictor
+
+    def _runtime_notice(self, line: str) -> None:
+        """A runtime file was rebuilt (or could not be): say so in the log, once (worker threads only)."""
+        self._from_thread(self._show_runtime_notice, line)
+
+    def _show_runtime_notice(self, line: str) -> None:
+        """The note goes above the command that needed the model, so that command's answer stays last."""
+        log, note = self.conversation, Text(line, style="dim")
+        last = log.last_turn
+        if last is not None and last.command is not None:
+            log.mount(Turn(None, note), before=last)
+        else:
+            log.add_turn(None, note)
 
     def on_model_status(self, message: ModelStatus) -> None:
         self._unless_closing(self._set_model_status, message.text)
@@ -366,10 +375,10 @@ class DigitrecApp(App[int]):
                 raise_no_model(path)
             check_architecture(path)  # refuses a FIFO, a non-model, Lambda layers, before any loading
             self._from_thread(turn.answer, Text(f"loading {path.name}…", style="dim"))
-            from tui.core.inference import Predictor  # noqa: PLC0415 - imports TensorFlow
+            from tui.core.inference import Predictor  # noqa: PLC0415
 
             # The working model stays active until the new one has loaded: a refusal costs nothing.
-            predictor = Predictor(path)
+            predictor = Predictor(path, notify=self._runtime_notice)
             self._from_thread(self._use_model, path, predictor, turn)
 
         turn.answer(Text("checking the model file…", style="dim"))
@@ -379,7 +388,7 @@ class DigitrecApp(App[int]):
         with self._predictor_lock:
             self.model_path = path
             self._predictor = predictor
-        text = _model_text(path, predictor.metadata)
+        text = _model_text(path, predictor.metadata, predictor.runtime)
         turn.answer(f"active model: {text.removeprefix('model: ')}")
         self.status_bar.model = text
         self._refresh_models(log=False)
@@ -576,7 +585,7 @@ class DigitrecApp(App[int]):
         limit = command.options.get("limit")
 
         def work() -> None:
-            from tui.core.evaluate import evaluate  # noqa: PLC0415 - imports TensorFlow on use
+            from tui.core.evaluate import evaluate  # noqa: PLC0415
 
             def progress(done: int, total: int) -> None:
                 panel.post_message(EvaluatePanel.Progress(done, total))
@@ -948,10 +957,10 @@ def raise_no_model(path: Path) -> None:
     raise ModelFileError(f"no model at {path}; train one with `train` or choose one with `use PATH` (`models` lists them)")
 
 
-def _model_text(path: Path, metadata: dict[str, Any]) -> str:
+def _model_text(path: Path, metadata: dict[str, Any], runtime: str = "") -> str:
     acc = metadata.get("test_accuracy") if metadata else None
     detail = f" ({acc:.1%})" if isinstance(acc, (int, float)) else ""
-    return f"model: {path.name}{detail}"
+    return f"model: {path.name}{detail}" + (f" · {runtime}" if runtime else "")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -31,10 +31,12 @@ class EvalReport:
     per_class: list[dict[str, Any]]
     confusion: list[list[int]]
     mistakes: list[Mistake] = field(default_factory=list)
+    runtime: str = ""  # which runtime computed the probabilities: LiteRT or TensorFlow
 
     def to_json(self, mistakes: int = 10) -> dict[str, Any]:
         return {
             "model": self.model_path,
+            "runtime": self.runtime,
             "n": self.n,
             "accuracy": round(self.accuracy, 6),
             "loss": round(self.loss, 6),
@@ -92,12 +94,16 @@ def report_from_probabilities(model_path: str, probs: np.ndarray, y: np.ndarray,
 
 def evaluate(model_path: str | os.PathLike | None = None, data_path: str | None = None,
              progress: Callable[[int, int], None] | None = None, limit: int | None = None,
-             predictor=None, chunk: int = 1000) -> EvalReport:
-    """Evaluate a model on the MNIST test set; ``progress(done, total)`` after each chunk."""
-    from tui.core.inference import Predictor  # noqa: PLC0415 - imports TensorFlow
+             predictor=None, chunk: int = 1000, runtime: str | None = None,
+             notify: Callable[[str], None] | None = None) -> EvalReport:
+    """Evaluate a model on the MNIST test set; ``progress(done, total)`` after each chunk.
+
+    ``runtime`` and ``notify`` are the :class:`Predictor`'s: LiteRT unless ``tensorflow`` is asked for.
+    """
+    from tui.core.inference import Predictor  # noqa: PLC0415
 
     mnist = load_mnist(data_path)
-    predictor = predictor or Predictor(model_path)
+    predictor = predictor or Predictor(model_path, runtime=runtime, notify=notify)
     x, y = mnist.x_test, mnist.y_test
     if limit:
         x, y = x[:limit], y[:limit]
@@ -107,4 +113,22 @@ def evaluate(model_path: str | os.PathLike | None = None, data_path: str | None 
         if progress:
             progress(min(start + chunk, len(x)), len(x))
     probs = np.concatenate(parts) if parts else np.zeros((0, 10))
-    return report_from_probabilities(str(predictor.model_path), probs, y, x)
+    report = report_from_probabilities(str(predictor.model_path), probs, y, x)
+    report.runtime = getattr(predictor, "runtime", "")
+    return report
+
+
+def cross_check(model_path: str | os.PathLike | None = None, data_path: str | None = None,
+                runtime: str | None = None, limit: int | None = None) -> dict[str, Any]:
+    """How far the chosen runtime's probabilities are from the Keras model's in TensorFlow, on the test set."""
+    from tui.core.inference import Predictor  # noqa: PLC0415
+
+    mnist = load_mnist(data_path)
+    x = mnist.x_test[:limit] if limit else mnist.x_test
+    first = Predictor(model_path, runtime=runtime)
+    reference = first if first.runtime == "TensorFlow" else Predictor(model_path, runtime="tensorflow")
+    other = Predictor(model_path, runtime="litert") if first is reference else first
+    a, b = other.predict_arrays(x), reference.predict_arrays(x)
+    return {"runtime": other.runtime, "other": reference.runtime, "n": len(x),
+            "max_abs_difference": float(np.max(np.abs(a - b))) if len(x) else 0.0,
+            "digits_differ": int(np.sum(a.argmax(axis=1) != b.argmax(axis=1)))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from tui.core.errors import DigitrecError, ImageError
-from tui.core.modelfile import default_model_path, load_model, read_metadata
+from tui.core.modelfile import default_model_path, read_metadata
 
 # Below this top probability we say "unsure" instead of naming a digit confidently.
 CONFIDENCE_THRESHOLD = 0.6
@@ -84,23 +85,37 @@ def _naming(path, exc: Exception) -> str:
 
 
 class Predictor:
-    """A loaded digit model ready to predict; construction loads TensorFlow and the model."""
+    """A loaded digit model ready to predict, on LiteRT where it can (see ``tui.core.runtime``).
 
-    def __init__(self, model_path: str | os.PathLike | None = None, model=None):
+    ``runtime``: ``auto`` (LiteRT, or TensorFlow where LiteRT is not installed), ``litert`` or
+    ``tensorflow``; default ``$DIGITREC_RUNTIME`` or ``auto``. ``notify`` gets one line when the
+    model's runtime file had to be rebuilt. Passing a Keras ``model`` predicts with it directly.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, model=None, runtime: str | None = None,
+                 notify: Callable[[str], None] | None = None):
+        from tui.core.runtime import KerasEngine, open_engine  # noqa: PLC0415
+
         self.model_path = Path(model_path) if model_path else default_model_path()
-        self.model = model if model is not None else load_model(self.model_path)
-        try:
-            self.metadata = read_metadata(self.model_path)
-        except DigitrecError:
-            self.metadata = {}
+        if model is not None:
+            self.engine: Any = KerasEngine(model)
+            try:
+                self.metadata = read_metadata(self.model_path)
+            except DigitrecError:
+                self.metadata = {}
+        else:
+            self.engine, self.metadata = open_engine(self.model_path, runtime, notify)
+
+    @property
+    def runtime(self) -> str:
+        """Which runtime answers: ``LiteRT`` or ``TensorFlow``."""
+        return self.engine.name
 
     def predict_arrays(self, inputs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         """Probabilities (N, 10) for inputs of shape (N, 28, 28) uint8 or float in [0, 1]."""
         from tui.core.pipeline import to_model_input  # noqa: PLC0415
 
-        x = to_model_input(inputs)
-        out = [np.asarray(self.model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, 10), dtype="float32")
+        return self.engine.predict(to_model_input(inputs), batch_size)
 
     def predict_input(self, input28: np.ndarray, path: str | None = None, gray: np.ndarray | None = None) -> Prediction:
         probs = self.predict_arrays(np.asarray(input28, dtype="float32")[None])[0]

@@ -53,20 +53,26 @@ def default_model_path() -> Path:
     return Path(os.environ.get("DIGITREC_MODEL") or DEFAULT_MODEL)
 
 
-def _check_hdf5(path: Path) -> None:
+def read_model_head(path: Path, kind: str = ".h5", size: int = 8) -> bytes:
+    """The first ``size`` bytes of a model file, after refusing what is missing, a folder or not a regular file."""
     if not path.exists():
         raise ModelFileError(f"model file {path} does not exist; train one with `digitrec train` or pass --model PATH")
     if path.is_dir():
-        raise ModelFileError(f"{path} is a folder, not a model file; pass the .h5 file itself")
+        raise ModelFileError(f"{path} is a folder, not a model file; pass the {kind} file itself")
     if not path.is_file():  # a FIFO or a device would block or never end in open()/read()
-        raise ModelFileError(f"{path} is not a regular file (a pipe or a device?); pass the .h5 model file itself")
+        raise ModelFileError(f"{path} is not a regular file (a pipe or a device?); pass the {kind} model file itself")
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            return fh.read(size)
     except PermissionError:
         raise ModelFileError(f"cannot read {path}: permission denied") from None
     except OSError as exc:
         raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def check_hdf5(path: Path) -> None:
+    """Refuse a model path that is missing, not a regular file, or not HDF5 (reads 8 bytes)."""
+    head = read_model_head(path)
     if head != HDF5_SIGNATURE:
         raise ModelFileError(f"{path} is not an HDF5 model file (.h5); pass a model saved by `digitrec train`")
 
@@ -74,7 +80,7 @@ def _check_hdf5(path: Path) -> None:
 def _open_h5(path: Path):
     import h5py  # noqa: PLC0415 - h5py is cheap, but only model commands need it
 
-    _check_hdf5(path)
+    check_hdf5(path)
     try:
         return h5py.File(path, "r")
     except OSError:

@@ -271,6 +271,20 @@ def publish_model(final: Path, output: Path) -> Path | None:
     return kept
 
 
+def write_runtime_file(model, output: Path, log: Callable[[str], None]) -> None:
+    """Write the published model's LiteRT file beside it, so prediction never waits for TensorFlow.
+
+    A failure costs only time: the file is rebuilt on first use, so the run still succeeds.
+    """
+    from tui.core.modelfile import read_metadata  # noqa: PLC0415
+    from tui.core.runtime import export_runtime, first_line  # noqa: PLC0415
+
+    try:
+        log(f"runtime file {export_runtime(model, output, read_metadata(output))} written")
+    except Exception as exc:  # noqa: BLE001
+        log(f"could not write the runtime file for {output} ({first_line(exc)}); it is rebuilt on first use")
+
+
 def resume_point(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], int]:
     """Config, stored options and last finished epoch of a run that can be resumed."""
     import json  # noqa: PLC0415
@@ -446,6 +460,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     previous = publish_model(final, Path(output))
     if previous:
         log(f"the model it replaced is kept at {previous}")
+    write_runtime_file(model, Path(output), log)
     seconds = time.monotonic() - started
     finish("done", model=str(output), run_model=str(final), previous_model=str(previous) if previous else None, best_val_accuracy=recorder.best_val,
            test_accuracy=test_acc, test_loss=test_loss, seconds=round(seconds, 2), train_seconds=round(train_seconds, 2),
