@@ -203,6 +203,10 @@ class RecordingPredictor:
         return [Prediction(path=str(p), digit=0, confidence=0.9, probabilities=probs, input28=np.zeros((28, 28)))
                 for p in paths]
 
+    def predict_prepared(self, items):
+        # The files here are not images: what preprocessing made of them is ignored.
+        return self.predict_paths([path for path, _ in items])
+
 
 class ProgressStream(io.StringIO):
     """stdout that notes, for each line written, how many images had been predicted by then."""
@@ -612,3 +616,30 @@ async def test_the_app_says_when_the_new_model_is_worse(project):
         await type_command(pilot, f"attach {run}")
         await settle(pilot, lambda: "lower than the 99.60%" in app.conversation.last_turn.text)
         assert f"mv {kept} models/digit_recognizer.h5" in app.conversation.last_turn.text
+
+
+def test_a_large_folder_is_preprocessed_by_a_pool_with_the_same_answers_in_order(monkeypatch, tmp_path):
+    # Preprocessing costs a few ms of CPU an image on one core; a pool of forked workers shares it
+    # out, and must hand back exactly what one process would, in the same order.
+    import tui.core.batch as batch
+    from tui.core.images import collect_images
+    from tui.core.inference import Predictor
+
+    if (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) < 2:
+        pytest.skip("one core: there is no pool to test")
+    samples = sorted((ROOT / "sample_images").glob("*.png"))[:12]
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(36):
+        shutil.copyfile(samples[i % len(samples)], folder / f"{i:03d}_{samples[i % len(samples)].name}")
+    (folder / "999_broken.png").write_bytes(b"not a png")
+    predictor = Predictor(ROOT / "models" / "digit_recognizer.h5")
+    serial = list(batch.stream_predictions(predictor, collect_images([folder]), batch_size=8))
+    assert batch.preprocessing_pool(batch.POOL_MIN_IMAGES - 1) is None
+    monkeypatch.setattr(batch, "POOL_MIN_IMAGES", 1)
+    with batch.preprocessing_pool(37) as pool:
+        pooled = list(batch.stream_predictions(predictor, collect_images([folder]), batch_size=8, pool=pool))
+    assert [p.path for p in pooled] == [p.path for p in serial]
+    assert [p.error for p in pooled] == [p.error for p in serial] and pooled[-1].error
+    assert [p.digit for p in pooled] == [p.digit for p in serial]
+    assert np.array_equal(np.array([p.probabilities for p in pooled[:-1]]), np.array([p.probabilities for p in serial[:-1]]))

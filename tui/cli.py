@@ -499,19 +499,28 @@ PROGRESS_MIN_IMAGES = 50  # below this a folder is done before a progress bar wo
 
 
 def cmd_predict(args) -> int:
-    from tui.core.batch import stream_predictions
+    from tui.core.batch import preprocessing_pool, stream_predictions
     from tui.core.images import collect_images
     from tui.core.inference import Predictor
 
-    predictor = Predictor(args.model, runtime=args.runtime, notify=_notice)
-    mode = _render_mode(args)
-    if args.number:
-        return _predict_numbers(predictor, args, mode)
-    collected = collect_images(args.paths)
+    collected = [] if args.number else collect_images(args.paths)
     total = sum(problem is None for _, problem in collected)
+    # Forked before the model loads (a runtime may start threads), and only for large folders.
+    pool = preprocessing_pool(total)
+    with pool or contextlib.nullcontext():
+        predictor = Predictor(args.model, runtime=args.runtime, notify=_notice)
+        mode = _render_mode(args)
+        if args.number:
+            return _predict_numbers(predictor, args, mode)
+        return _predict_files(predictor, collected, total, pool, args, mode)
+
+
+def _predict_files(predictor, collected, total: int, pool, args, mode: str) -> int:
+    from tui.core.batch import stream_predictions
+
     failed = done = 0
     with _progress(total) as advance:
-        for p in stream_predictions(predictor, collected):
+        for p in stream_predictions(predictor, collected, pool=pool):
             done += 1
             if p.error:
                 failed += 1

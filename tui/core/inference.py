@@ -151,26 +151,33 @@ class Predictor:
     def predict_paths(self, paths: list[str | os.PathLike]) -> list[Prediction]:
         """Predict every image named or found in folders; failures become ``error`` entries."""
         from tui.core.images import collect_images  # noqa: PLC0415
-        from tui.core.preprocess import preprocess_path  # noqa: PLC0415
 
-        results: list[Prediction] = []
-        ready: list[tuple[int, Any]] = []
-        for path, problem in collect_images(list(paths)):
-            if problem is not None:
-                results.append(Prediction(path=str(path), error=str(problem)))
-                continue
-            try:
-                pre = preprocess_path(path)
-            except ImageError as exc:
-                results.append(Prediction(path=str(path), error=_naming(path, exc)))
-                continue
-            except Exception as exc:  # an image library failure must not stop the batch
-                results.append(Prediction(path=str(path), error=f"{path}: could not read image ({type(exc).__name__})"))
-                continue
-            results.append(Prediction(path=str(path)))
-            ready.append((len(results) - 1, pre))
+        return self.predict_prepared([
+            (path, str(problem) if problem is not None else prepare(path))
+            for path, problem in collect_images(list(paths))
+        ])
+
+    def predict_prepared(self, items: list[tuple[str | os.PathLike, Any]]) -> list[Prediction]:
+        """Predict images already through :func:`prepare`: (path, Preprocessed or error line) pairs."""
+        results = [Prediction(path=str(path), error=pre) if isinstance(pre, str) else None for path, pre in items]
+        ready = [(i, pre) for i, (_, pre) in enumerate(items) if not isinstance(pre, str)]
         if ready:
             probs = self.predict_arrays(np.stack([pre.input28 for _, pre in ready]))
             for (index, pre), p in zip(ready, probs):
                 results[index] = self._prediction(str(pre.path), p, pre.input28, pre.gray)
         return results
+
+
+def prepare(path: str | os.PathLike):
+    """Read and preprocess one image: a ``Preprocessed``, or the one-line reason it failed.
+
+    A plain function of the path, so a process pool can run it for a large folder.
+    """
+    from tui.core.preprocess import preprocess_path  # noqa: PLC0415
+
+    try:
+        return preprocess_path(path)
+    except ImageError as exc:
+        return _naming(path, exc)
+    except Exception as exc:  # an image library failure must not stop the batch
+        return f"{path}: could not read image ({type(exc).__name__})"
