@@ -100,6 +100,11 @@ class Terminal:
             time.sleep(0.25)
         return False
 
+    def cpu_seconds(self) -> float:
+        """CPU time the app's process has used so far (user + system)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self) -> None:
         try:
             self.proc.wait(timeout=15)
@@ -115,10 +120,15 @@ def phase(term: Terminal, start: float, end: float) -> dict[str, float]:
             "per_second": term.per_second(start, end)}
 
 
-def measure(term: Terminal, seconds: float) -> dict[str, float]:
-    start = time.monotonic()
+def measure(term: Terminal, seconds: float, runs_dir: Path | None = None) -> dict[str, float]:
+    """Bytes over the next ``seconds``, with the app's CPU time and, given a run, the steps it trained."""
+    start, cpu, step = time.monotonic(), term.cpu_seconds(), global_step(runs_dir)
     time.sleep(seconds)
-    return phase(term, start, time.monotonic())
+    result = phase(term, start, time.monotonic())
+    result["app_cpu_s"] = round(term.cpu_seconds() - cpu, 2)
+    if runs_dir is not None:
+        result["steps_trained"] = global_step(runs_dir) - step  # redraws follow new points: compare like with like
+    return result
 
 
 def events(runs_dir: Path) -> list[dict]:
@@ -130,6 +140,14 @@ def events(runs_dir: Path) -> list[dict]:
             except json.JSONDecodeError:  # a line being written
                 pass
     return found
+
+
+def global_step(runs_dir: Path | None) -> int:
+    batches = [e for e in events(runs_dir) if e.get("type") == "batch"] if runs_dir is not None else []
+    if not batches:
+        return 0
+    last = batches[-1]
+    return (last["epoch"] - 1) * last["steps"] + last["step"]
 
 
 def wait_event(runs_dir: Path, kinds: set[str], timeout: float) -> dict | None:
@@ -181,10 +199,10 @@ def session(cols: int, rows: int, args: argparse.Namespace) -> dict:
             raise SystemExit("the training run never reported a batch; see the run's train.log in " + str(runs_dir))
         result["train_starting"] = phase(term, start, time.monotonic())
         time.sleep(2)  # the panel has caught up with the first points
-        result["train_panel"] = measure(term, args.window)
+        result["train_panel"] = measure(term, args.window, runs_dir)
         term.type(F7)
         time.sleep(2)
-        result["train_hidden"] = measure(term, args.window)
+        result["train_hidden"] = measure(term, args.window, runs_dir)
         term.type(F7)
         time.sleep(1)
         done = [e for e in events(runs_dir) if e.get("type") in ("done", "cancelled", "error")]
@@ -204,7 +222,10 @@ def session(cols: int, rows: int, args: argparse.Namespace) -> dict:
 
 
 def row(name: str, phase: dict) -> str:
-    return f"  {name:<22} {phase['kb_per_s']:>8.2f} KB/s  {phase['bytes']:>9,} bytes in {phase['seconds']:.1f} s"
+    extra = f", {phase['steps_trained']} steps trained" if "steps_trained" in phase else ""
+    cpu = f"; app CPU {phase['app_cpu_s']:.1f} s" if "app_cpu_s" in phase else ""
+    return (f"  {name:<22} {phase['kb_per_s']:>8.2f} KB/s  {phase['bytes']:>9,} bytes in {phase['seconds']:.1f} s"
+            f"{extra}{cpu}")
 
 
 def main() -> None:
