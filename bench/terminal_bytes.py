@@ -100,6 +100,17 @@ class Terminal:
             time.sleep(0.25)
         return False
 
+    def wait_quiet(self, since: float, timeout: float, window: float = 1.5, at_most: int = 6000) -> bool:
+        """Wait until no more than ``at_most`` bytes came in the last ``window`` seconds (a full redraw
+        is 20-50 KB; a steady trickle such as a blinking cursor is a few KB)."""
+        deadline = since + timeout
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = time.monotonic()
+            if now - since >= window + 0.5 and self.bytes_between(now - window, now + 1) <= at_most:
+                return True
+        return False
+
     def cpu_seconds(self) -> float:
         """CPU time the app's process has used so far (user + system)."""
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -200,8 +211,11 @@ def session(cols: int, rows: int, args: argparse.Namespace) -> dict:
         result["train_starting"] = phase(term, start, time.monotonic())
         time.sleep(2)  # the panel has caught up with the first points
         result["train_panel"] = measure(term, args.window, runs_dir)
+        hidden_at = time.monotonic()
         term.type(F7)
-        time.sleep(2)
+        # Hiding the panel redraws the screen (the log widens, answers in it re-flow), sometimes in two
+        # goes a second or two apart on a loaded machine: wait for that to be over before measuring.
+        term.wait_quiet(hidden_at, timeout=20)
         result["train_hidden"] = measure(term, args.window, runs_dir)
         term.type(F7)
         time.sleep(1)
