@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def choose_pace(low_bandwidth: bool, environ: Mapping[str, str] = os.environ) ->
     if low_bandwidth:
         return LOW_BANDWIDTH
     if over_ssh(environ):
-        return Pace(NORMAL.plot_seconds, NORMAL.progress_seconds, cursor_blink=False)
+        return replace(NORMAL, cursor_blink=False)
     return NORMAL
 
 
