@@ -312,7 +312,7 @@ async def test_attach_follows_progress_plots_and_the_finish(workdir):
         run.epoch(1, val_accuracy=0.91)
         await settle(pilot, lambda: len(app.query_one("#accuracy-plot", MetricPlot).val) == 1)
         assert "val acc 91.00%" in static_text(app, "#train-progress-text")
-        await settle(pilot, lambda: "epoch 1/2" in app.status_bar.run)  # refreshed twice a second
+        await settle(pilot, lambda: "epoch 1/2" in app.status_bar.run)  # refreshed once a second (bandwidth.NORMAL)
 
         run.batches(2, range(1, 11))
         run.epoch(2, val_accuracy=0.95)

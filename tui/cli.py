@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,17 +31,30 @@ def _add_runtime(p: argparse.ArgumentParser) -> None:
                         "TensorFlow (default: $DIGITREC_RUNTIME or auto)")
 
 
+def _add_low_bandwidth(p: argparse.ArgumentParser, default=False) -> None:
+    p.add_argument("--low-bandwidth", action="store_true", default=default,
+                   help="redraw live views less often, for slow SSH links (also: DIGITREC_LOW_BANDWIDTH=1)")
+
+
+def low_bandwidth_wanted(args: argparse.Namespace, environ=os.environ) -> bool:
+    """``--low-bandwidth``, or ``DIGITREC_LOW_BANDWIDTH`` set to anything but 0/false/no/off."""
+    setting = environ.get("DIGITREC_LOW_BANDWIDTH", "").strip().lower()
+    return bool(getattr(args, "low_bandwidth", False)) or setting not in ("", "0", "false", "no", "off")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digitrec",
         description="Train, watch, test and use a handwritten-digit recogniser. With no command, opens the terminal app.",
     )
     parser.add_argument("--version", action="version", version=f"digitrec {__version__}")
+    _add_low_bandwidth(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     app = sub.add_parser("app", help="open the terminal app (the default)")
     _add_model(app)
     _add_data(app)
+    _add_low_bandwidth(app, default=argparse.SUPPRESS)  # `digitrec --low-bandwidth app` keeps it too
 
     train = sub.add_parser("train", help="train a model as a recorded run in runs/")
     train.add_argument("--preset", default=None, help="classic, fast, default or best (default: default)")
@@ -144,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_app(args) -> int:
     from tui.app.app import run_app
 
-    return run_app(model=getattr(args, "model", None), data=getattr(args, "data", None)) or EXIT_OK
+    return run_app(model=getattr(args, "model", None), data=getattr(args, "data", None),
+                   low_bandwidth=low_bandwidth_wanted(args)) or EXIT_OK
 
 
 # --- train ----------------------------------------------------------------------------------

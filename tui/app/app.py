@@ -26,6 +26,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from tui.app.bandwidth import choose_pace
 from tui.app.commands import COMMANDS, Command, CommandError, parse_command
 from tui.app.messages import CommandRequested, ModelStatus
 from tui.app.screens.confirm import AttachScreen, QuitScreen
@@ -101,8 +102,10 @@ class DigitrecApp(App[int]):
     panel_shown: reactive[bool] = reactive(True)
 
     def __init__(self, model: str | Path | None = None, data: str | None = None, *, preload: bool = True,
-                 samples_dir: Path = SAMPLES_DIR, models_dir: Path = MODELS_DIR, offer_attach: bool = True) -> None:
+                 samples_dir: Path = SAMPLES_DIR, models_dir: Path = MODELS_DIR, offer_attach: bool = True,
+                 low_bandwidth: bool = False) -> None:
         super().__init__()
+        self.pace = choose_pace(low_bandwidth)  # how often live views redraw; see tui/app/bandwidth.py
         self.model_path = Path(model) if model else default_model_path()
         self.data = data
         self.preload = preload
@@ -126,7 +129,7 @@ class DigitrecApp(App[int]):
             yield ConversationLog(id="log")
             with TabbedContent(id="panels", initial="train"):
                 with TabPane("Train F2", id="train"):
-                    yield TrainPanel(id="train-panel")
+                    yield TrainPanel(id="train-panel", pace=self.pace)
                 with TabPane("Evaluate F3", id="evaluate"):
                     yield EvaluatePanel(id="evaluate-panel")
                 with TabPane("Samples F4", id="samples"):
@@ -139,6 +142,7 @@ class DigitrecApp(App[int]):
             id="prompt",
             placeholder="type a command: help, train, predict PATH, read PATH, draw, evaluate, samples, models…",
             suggester=CommandSuggester(lambda: self._run_ids),
+            blink=self.pace.cursor_blink,
         )
         yield Footer()
 
@@ -191,7 +195,7 @@ class DigitrecApp(App[int]):
             # A stacked panel would leave the log a few lines: start collapsed; F2-F7 bring it up.
             self.panel_shown = False
         self.status_bar.model = f"model: {self.model_path.name} (not loaded yet)"
-        self.set_interval(0.5, self._show_run_status, name="run-status")
+        self.set_interval(self.pace.progress_seconds, self._show_run_status, name="run-status")
         self._refresh_run_list(log=False)
         self._refresh_models(log=False)
         if self.preload:
@@ -970,10 +974,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return a == b
 
 
-def run_app(model: str | None = None, data: str | None = None) -> int:
+def run_app(model: str | None = None, data: str | None = None, low_bandwidth: bool = False) -> int:
     """Run the app in this terminal; returns the exit status for the CLI."""
     from tui.app.stderr import stderr_to_log  # noqa: PLC0415
 
     with stderr_to_log():
-        result = DigitrecApp(model=model, data=data).run()
+        result = DigitrecApp(model=model, data=data, low_bandwidth=low_bandwidth).run()
     return int(result or 0)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from textual import events
 from textual.binding import Binding
 from textual.suggester import Suggester
+from textual.timer import Timer
 from textual.widgets import Input
 
+from tui.app.bandwidth import BLINK_SECONDS
 from tui.app.completion import complete
 
 
@@ -28,7 +31,11 @@ class CommandSuggester(Suggester):
 
 
 class PromptInput(Input):
-    """Where commands are typed. Up/down walk the history; Tab accepts the suggestion."""
+    """Where commands are typed. Up/down walk the history; Tab accepts the suggestion.
+
+    The cursor blinks only for ``BLINK_SECONDS`` after a key or focus, then stays lit, so an idle
+    prompt writes nothing to the terminal; with ``blink=False`` (over SSH) it never blinks.
+    """
 
     BINDINGS = [
         Binding("up", "history(-1)", "Previous command", show=False),
@@ -36,12 +43,33 @@ class PromptInput(Input):
         Binding("tab", "complete", "Complete", show=False),
     ]
 
-    def __init__(self, history_size: int = 500, **kwargs) -> None:
+    def __init__(self, history_size: int = 500, blink: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.history: list[str] = []
         self._history_size = history_size
         self._index: int | None = None
         self._draft = ""
+        self.blink = blink
+        self.cursor_blink = blink
+        self._rest_timer: Timer | None = None
+
+    def _wake_cursor(self) -> None:
+        """Blink again (when blinking is on) until the prompt has been left alone for a while."""
+        if not self.blink:
+            return
+        self.cursor_blink = True
+        if self._rest_timer is not None:
+            self._rest_timer.stop()
+        self._rest_timer = self.set_timer(BLINK_SECONDS, self._rest_cursor, name="cursor-rest")
+
+    def _rest_cursor(self) -> None:
+        self.cursor_blink = False  # Input keeps the cursor shown while it does not blink
+
+    def on_focus(self, event: events.Focus) -> None:
+        self._wake_cursor()
+
+    def on_key(self, event: events.Key) -> None:
+        self._wake_cursor()
 
     def remember(self, line: str) -> None:
         line = line.strip()

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
 
+from tui.app.bandwidth import NORMAL, Pace, Throttle
 from tui.app.messages import CommandRequested
 from tui.app.widgets.plots import MetricPlot
 from tui.app.widgets.runs_table import RunsTable
@@ -27,7 +28,7 @@ from tui.core.config import preset_config
 from tui.core.presets import DEFAULT_PRESET, PRESETS
 
 DEFAULT_OUTPUT = "models/digit_recognizer.h5"  # where a run saves its model unless told otherwise
-POLL_SECONDS = 0.25  # how often the events file is read; also caps plot redraws at 4 a second
+POLL_SECONDS = 0.25  # how often the events file is read; redraws are paced separately (bandwidth.Pace)
 START_GRACE_SECONDS = 120  # a launched run with no events and no process after this is lost
 
 FIELDS = (  # input id, command key, config field (its preset value is the placeholder), label
@@ -78,11 +79,14 @@ class TrainPanel(VerticalScroll):
 
         state: runs.RunSummary
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, pace: Pace = NORMAL, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.pace = pace
         self.state: runs.RunSummary | None = None
         self._tail: runs.EventTail | None = None
         self._followed_at = 0.0
+        self._progress_pace = Throttle(pace.progress_seconds)
+        self._progress_stale = False  # events arrived that the progress line does not show yet
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-form"):
@@ -105,8 +109,8 @@ class TrainPanel(VerticalScroll):
         yield ProgressBar(total=100, id="train-progress", show_eta=False)
         yield Static("", id="train-progress-text")
         with Horizontal(id="plots"):
-            yield MetricPlot("loss", id="loss-plot")
-            yield MetricPlot("accuracy %", percent=True, id="accuracy-plot")
+            yield MetricPlot("loss", id="loss-plot", pace_seconds=self.pace.plot_seconds)
+            yield MetricPlot("accuracy %", percent=True, id="accuracy-plot", pace_seconds=self.pace.plot_seconds)
         yield Label("Runs: enter follows, space marks, c compares the marked, d deletes", classes="section-title")
         yield RunsTable(id="runs-table")
 
@@ -166,36 +170,54 @@ class TrainPanel(VerticalScroll):
         self._followed_at = time.monotonic()
         for plot in self.query(MetricPlot):
             plot.reset()
-        self.query_one("#train-progress", ProgressBar).update(total=None, progress=0)
+        # Not total=None: its animation redraws the bar 15 times a second; the text counts the wait instead.
+        self.query_one("#train-progress", ProgressBar).update(total=100, progress=0)
         self.query_one("#run-title", Label).update(f"run {self.state.run_id}")
+        self._progress_stale = True
+        self._progress_pace.reset()
         self.poll()
         return self.state
 
     def poll(self) -> None:
-        """Read new events, update the view, and notice a run that ended or vanished."""
+        """Read new events, update the view, and notice a run that ended or vanished.
+
+        Events are read four times a second, but the progress line and the plots are redrawn at the
+        panel's pace, except for a new epoch, status or end, which show at once; all in one frame.
+        """
         state, tail = self.state, self._tail
         if state is None or tail is None:
             return
-        if state.active:
-            events = tail.poll()
-            if events:
-                with self.app.batch_update():
-                    for event in events:
-                        self._apply(state, event)
-                    self._show_progress(state)
-                if not state.active:
-                    self.post_message(self.RunEnded(state))
-            elif not self._process_alive(state):
-                events = tail.poll()  # it may have written its last line just before exiting
-                for event in events:
-                    self._apply(state, event)
-                if state.active:
-                    state.status = "lost"
-                    state.reason = "the training process ended without a final record; see its train.log"
+        with self.app.batch_update():
+            ended = self._read_events(state, tail)
+            if self._progress_stale and (ended or self._progress_pace.ready()):
+                self._progress_stale = False
                 self._show_progress(state)
-                self.post_message(self.RunEnded(state))
-        for plot in self.query(MetricPlot):
-            plot.redraw_if_dirty()
+            for plot in self.query(MetricPlot):
+                plot.redraw_if_dirty(force=ended)
+        if ended:
+            self.post_message(self.RunEnded(state))
+
+    def _read_events(self, state: runs.RunSummary, tail: runs.EventTail) -> bool:
+        """Apply new events to ``state`` and the plots; True when the run just ended or vanished."""
+        if not state.active:
+            return False
+        events = tail.poll()
+        if not events and not self._process_alive(state):
+            events = tail.poll()  # it may have written its last line just before exiting
+            for event in events:
+                self._apply(state, event)
+            if state.active:
+                state.status = "lost"
+                state.reason = "the training process ended without a final record; see its train.log"
+            self._progress_stale = True
+            return True
+        for event in events:
+            self._apply(state, event)
+        # A waiting run counts its seconds; a new epoch or status shows at once, not at the next tick.
+        self._progress_stale = self._progress_stale or bool(events) or state.status == "starting"
+        if any(event.get("type") != "batch" for event in events):
+            self._progress_pace.reset()
+        return not state.active
 
     def _process_alive(self, state: runs.RunSummary) -> bool:
         file_pid, recorded_at = runs.read_pid_file(state.path)
@@ -237,6 +259,8 @@ class TrainPanel(VerticalScroll):
                     f"ETA {format_duration(state.eta_s)} · {speed}")
             if state.last_val_accuracy is not None:
                 text += f" · val acc {state.last_val_accuracy:.2%}"
+        elif state.status == "starting":
+            text = f"{describe_run(state)} {format_duration(time.monotonic() - self._followed_at)}"
         else:
             text = describe_run(state)
         self.query_one("#train-progress-text", Static).update(text)
