@@ -39,7 +39,7 @@ ERASER_CORE, ERASER_EDGE = 1.5, 2.5
 TALL_ENOUGH = 19  # panel rows needed to show the model's view of the digit too (verdict, 14 rows, status, buttons)
 PREDICT_EVERY_S = 0.2  # live predictions while drawing: at most five a second
 INK_THRESHOLD = 0.05
-START_TEXT = "draw a digit: drag with the mouse (right button or ctrl erases), or arrows + space; c clears, s saves"
+START_TEXT = "draw a digit: drag with the mouse (right button or ctrl erases), or arrows + space; c clears, s saves, w shows why"
 
 
 class Sketch:
@@ -122,6 +122,7 @@ class DrawCanvas(Widget, can_focus=True):
         Binding("e", "toggle_eraser", "Eraser", id="draw-eraser", tooltip="switch between brush and eraser"),
         Binding("c", "clear", "Clear", id="draw-clear", tooltip="clear the drawing"),
         Binding("s", "save", "Save", id="draw-save", tooltip="save the drawing into the samples folder"),
+        Binding("w", "explain", "Why?", id="draw-explain", tooltip="show what the model's answer rests on"),
     ]
 
     pen_down: reactive[bool] = reactive(False)
@@ -165,6 +166,9 @@ class DrawCanvas(Widget, can_focus=True):
 
     def action_save(self) -> None:
         self.post_message(CommandRequested("draw save"))
+
+    def action_explain(self) -> None:
+        self.post_message(CommandRequested("explain drawing"))
 
     def action_toggle_pen(self) -> None:
         self.pen_down = not self.pen_down
