@@ -910,6 +910,7 @@ class DigitrecApp(App[int]):
         keys.append(("mouse (canvas)", "drag to draw; the right button (or ctrl) erases"))
         keys.append(("arrows / space (canvas)", "move the cursor / pen down or up: with the pen down, moving draws"))
         keys.append(("e / c / s (canvas)", "eraser on or off / clear / save into the samples folder"))
+        keys.append(("w (canvas), x (mistakes)", "explain: what the model's answer rests on"))
         keys.append(("enter", "run the command; predict the selected image; use the selected model"))
         return keys
 
