@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from test_app import last_text, make_app, settle, type_command, workdir  # noqa: F401 - workdir is a fixture
 from test_app_engine import project  # noqa: F401 - a fixture: a trained model and sample images
 from test_finetune import make_sevens
+
 from tui.app.widgets.evaluate_panel import MistakeBrowser
 from tui.app.widgets.explanation import ExplanationView
 from tui.app.widgets.prediction import PredictionView

@@ -6,10 +6,18 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, run_cli
+
 from tui.core.explain import (
-    AGAINST, SUPPORT, explain_input, format_explanation, map_lines, marks, occlusions, region, summary,
+    AGAINST,
+    SUPPORT,
+    explain_input,
+    format_explanation,
+    map_lines,
+    marks,
+    occlusions,
+    region,
+    summary,
 )
 
 

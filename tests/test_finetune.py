@@ -7,29 +7,21 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
-
 from conftest import run_cli
+from PIL import Image
+
 from tui.core import runs
 from tui.core.errors import ImageError
 from tui.core.finetune import (
-    FinetuneSettings, collect_labelled, label_of, run_finetune, save_labelled, split_held_out, training_mix,
+    FinetuneSettings,
+    collect_labelled,
+    label_of,
+    run_finetune,
+    save_labelled,
+    split_held_out,
+    training_mix,
 )
-
-
-def looped_seven(rng: np.random.Generator, side: int = 112) -> Image.Image:
-    """A 7 whose top bar starts with a closed loop, dark on white: MNIST models read it as a 9."""
-    img = Image.new("L", (side, side), 255)
-    draw = ImageDraw.Draw(img)
-
-    def j() -> float:
-        return float(rng.uniform(-3, 3))
-
-    width = int(rng.integers(7, 10))
-    draw.ellipse([20 + j(), 12 + j(), 60 + j(), 50 + j()], outline=0, width=width)
-    draw.line([(58 + j(), 22 + j()), (86 + j(), 18 + j())], fill=0, width=width)
-    draw.line([(86 + j(), 18 + j()), (60 + j(), 98 + j())], fill=0, width=width)
-    return img
+from tui.core.synth import looped_seven
 
 
 def make_sevens(folder, n: int = 24, seed: int = 1):

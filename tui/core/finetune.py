@@ -222,7 +222,12 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
     from tui.core.data import load_mnist  # noqa: PLC0415
     from tui.core.inference import Predictor  # noqa: PLC0415
     from tui.core.modelfile import (  # noqa: PLC0415
-        check_output_writable, library_versions, load_model, read_metadata, save_model)
+        check_output_writable,
+        library_versions,
+        load_model,
+        read_metadata,
+        save_model,
+    )
     from tui.core.tf import import_tf  # noqa: PLC0415
     from tui.core.train import Cancelled, TrainResult, _make_callback, publish_model  # noqa: PLC0415
 
