@@ -118,6 +118,7 @@ def test_a_command_with_a_wrong_argument_is_not_a_sentence(text, sentence):
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_gives_a_command_that_parses_or_a_question(text):
+    sentence_like(text)
     intent = interpret(text, MODELS)
     assert (intent.command is None) != (intent.question is None)
     if intent.command and not intent.command.startswith("compare"):
