@@ -128,3 +128,18 @@ def test_a_fine_tune_that_costs_mnist_accuracy_is_refused(tmp_path, cli_env, tra
     assert run.status == "done" and (run.path / runs.FINAL_MODEL).exists()
     done = [json.loads(line) for line in (run.path / runs.EVENTS).read_text().splitlines()][-1]
     assert done["refused"] is True and done["model"] is None
+
+
+def test_a_stopped_fine_tune_is_started_again_not_resumed(tmp_path):
+    import os
+
+    run = tmp_path / "runs" / "20261125-000000-finetune-abcd"
+    run.mkdir(parents=True)
+    settings = FinetuneSettings(folder="my_digits", base_model="models/digit_recognizer.h5")
+    (run / runs.CONFIG).write_text(json.dumps({"train": settings.train_config().to_dict(), "finetune": {}}))
+    (run / runs.EVENTS).write_text(json.dumps({"type": "cancelled", "time": 1.0, "reason": "stopped"}) + "\n")
+    (run / runs.LAST_CHECKPOINT).write_bytes(b"")
+    env = {**os.environ, "DIGITREC_RUNS": str(tmp_path / "runs")}
+    proc = run_cli("train", "--resume", run.name, env=env, check_rc=1)
+    assert "is a fine-tune, which starts over rather than resumes" in proc.stderr
+    assert [json.loads(line)["type"] for line in (run / runs.EVENTS).read_text().splitlines()] == ["cancelled"]

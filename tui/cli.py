@@ -241,6 +241,11 @@ def _train_locked(args) -> int:
         return _finetune(args, stored, printer)
     if args.resume is not None:
         run_dir = runs.find_run(args.resume)
+        if (run_dir / runs.CONFIG).is_file() and "finetune" in json.loads((run_dir / runs.CONFIG).read_text(encoding="utf-8")):
+            from tui.core.errors import RunError
+
+            raise RunError(f"run {run_dir.name} is a fine-tune, which starts over rather than resumes: "
+                           "run `digitrec train --finetune FOLDER` again")
         if args.output:
             check_output_writable(args.output)
         print(f"resuming run {run_dir.name}", flush=True)

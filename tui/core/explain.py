@@ -19,8 +19,8 @@ PATCH = 6  # side of the hidden square, in input pixels: about a stroke's length
 STRIDE = 2
 # A cell is marked when its effect is at least this share of the strongest effect in the map ...
 MARK_SHARE = 0.4
-# ... and at least this much probability in absolute terms (tiny effects are noise, not evidence).
-MIN_EFFECT = 0.02
+# ... and at least this much in log-odds (a factor of about 1.6 in the odds): smaller is noise.
+MIN_EFFECT = 0.5
 SUPPORT, AGAINST = "S", "A"
 REGIONS = (("top", "middle", "bottom"), ("left", "centre", "right"))
 
@@ -33,8 +33,8 @@ class Explanation:
     probabilities: np.ndarray
     digit: int
     runner_up: int
-    support: np.ndarray  # 28x28: how much hiding each pixel's neighbourhood lowers P(digit)
-    against: np.ndarray  # 28x28: how much hiding it raises P(runner_up): what rules the runner-up out
+    support: np.ndarray  # 28x28: how much hiding each pixel's neighbourhood lowers the digit's log-odds
+    against: np.ndarray  # 28x28: how much hiding it raises the runner-up's log-odds: what rules it out
     lowest: float  # P(digit) with the most important square hidden
     highest: float  # P(runner_up) with the most telling square hidden
     path: str | None = None
@@ -52,6 +52,12 @@ class Explanation:
             "support": np.round(self.support, 4).tolist(), "against": np.round(self.against, 4).tolist(),
             "patch": PATCH, "stride": STRIDE,
         }
+
+
+def log_odds(p: np.ndarray | float) -> np.ndarray:
+    """``log(p / (1 - p))``, with ``p`` kept off 0 and 1 (float32 softmax outputs reach 1.0)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 def occlusions(input28: np.ndarray, patch: int = PATCH, stride: int = STRIDE) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -78,8 +84,10 @@ def explain_input(predictor: Any, input28: np.ndarray, path: str | None = None,
     base, hidden = probs[0], probs[1:]
     digit = int(np.argmax(base))
     runner_up = int(np.argsort(-base, kind="stable")[1])
-    drop = base[digit] - hidden[:, digit]
-    rise = hidden[:, runner_up] - base[runner_up]
+    # Effects in log-odds, not probability: a confident model's 99.99 % that hiding a stroke turns
+    # into 99 % is a hundredfold change in odds, which a probability difference would call nothing.
+    drop = log_odds(base[digit]) - log_odds(hidden[:, digit])
+    rise = log_odds(hidden[:, runner_up]) - log_odds(base[runner_up])
     support, against, cover = (np.zeros(x.shape, dtype=np.float64) for _ in range(3))
     for (r, c), d, u in zip(corners, drop, rise):
         window = (slice(max(0, r), r + patch), slice(max(0, c), c + patch))
@@ -163,35 +171,48 @@ def region(values: np.ndarray) -> str:
     return f"the {vertical} {horizontal}"
 
 
+def _strongest(values: np.ndarray) -> np.ndarray:
+    """The part of a map that is marked (at least ``MARK_SHARE`` of its peak), zero elsewhere."""
+    return np.where(values >= MARK_SHARE * float(values.max()), values, 0.0)
+
+
 def summary(expl: Explanation) -> list[str]:
     """The answer and runner-up, then what most supports the answer and what most rules the runner-up out."""
     d, u = expl.digit, expl.runner_up
     p_u = float(expl.probabilities[u])
     lines = [f"read as {d} ({expl.confidence:.1%}); runner-up {u} ({p_u:.1%})"]
     if float(expl.support.max()) >= MIN_EFFECT:
-        lines.append(f"evidence for {d}: {region(expl.support * (marks(expl) == SUPPORT))}; hiding it drops {d} "
+        lines.append(f"evidence for {d}: {region(_strongest(expl.support))}; hiding it drops {d} "
                      f"to {expl.lowest:.1%}")
     else:
         lines.append(f"no single part decides it: hiding any {PATCH}x{PATCH} square keeps {d} above {expl.lowest:.1%}")
     if float(expl.against.max()) >= MIN_EFFECT:
-        lines.append(f"what rules out {u}: {region(expl.against * (marks(expl) == AGAINST))}; hiding it raises {u} "
+        lines.append(f"what rules out {u}: {region(_strongest(expl.against))}; hiding it raises {u} "
                      f"to {expl.highest:.1%}")
     else:
         lines.append(f"nothing hidden makes {u} likely (at most {expl.highest:.1%})")
     return lines
 
 
-LEGEND = {
-    "ascii": "#+ evidence for {d} (hiding lowers {d})  =- rules out {u} (hiding raises {u})  . ink",
-    "blocks": "█░ evidence for {d} (hiding lowers {d})  ▓▒ rules out {u} (hiding raises {u})  · ink",
+LEGEND = {  # at most 72 columns: the width of the app's log in an 80-column terminal
+    "ascii": "#+ for {d} (hiding lowers {d})  =- rules out {u} (hiding raises {u})  . ink",
+    "blocks": "█░ for {d} (hiding lowers {d})  ▓▒ rules out {u} (hiding raises {u})  · ink",
 }
+
+
+def rows_in_use(*columns: list[str]) -> slice:
+    """The rows from the first to the last that hold anything in any column: blank margins cost lines."""
+    used = [i for i, row in enumerate(zip(*columns)) if any(line.strip() for line in row)]
+    return slice(used[0], used[-1] + 1) if used else slice(0, 0)
 
 
 def format_explanation(expl: Explanation, mode: str = "ascii") -> str:
     """The CLI's block: a summary, then the digit as the model saw it beside its sensitivity map."""
     digit = ascii_digit(expl.input28, mode)
     overlay, _ = map_lines(expl, mode)
-    width = len(digit[0])
+    rows = rows_in_use(digit, overlay)
+    digit, overlay = digit[rows], overlay[rows]
+    width = len(digit[0]) if digit else 28
     head = "as the model saw it".ljust(width) + "   " + "what the answer rests on"
     body = [f"{a}   {b}".rstrip() for a, b in zip(digit, overlay)]
     name = f"{expl.path}: " if expl.path else ""

@@ -39,7 +39,7 @@ ERASER_CORE, ERASER_EDGE = 1.5, 2.5
 TALL_ENOUGH = 19  # panel rows needed to show the model's view of the digit too (verdict, 14 rows, status, buttons)
 PREDICT_EVERY_S = 0.2  # live predictions while drawing: at most five a second
 INK_THRESHOLD = 0.05
-START_TEXT = "draw a digit: drag with the mouse (right button or ctrl erases), or arrows + space; c clears, s saves, w shows why"
+START_TEXT = "draw a digit: drag with the mouse (right button or ctrl erases), or arrows + space; c clears, s saves"
 
 
 class Sketch:

@@ -14,7 +14,7 @@ SIDE_BY_SIDE = 28 + 3 + 28  # below this width only the map is shown (it carries
 
 def explanation_text(expl: Any, mode: str = "ascii", width: int | None = None) -> Text:
     """The summary lines, then the digit beside the map (evidence for the answer red, for the runner-up cyan)."""
-    from tui.core.explain import LEGEND, map_lines, summary  # noqa: PLC0415 - numpy, kept off start-up
+    from tui.core.explain import LEGEND, map_lines, rows_in_use, summary  # noqa: PLC0415 - numpy, kept off start-up
     from tui.core.render import ascii_digit  # noqa: PLC0415
 
     first, *rest = summary(expl)
@@ -27,6 +27,8 @@ def explanation_text(expl: Any, mode: str = "ascii", width: int | None = None) -
     overlay, tags = map_lines(expl, mode)
     beside = width is None or width >= SIDE_BY_SIDE
     digit = ascii_digit(expl.input28, mode) if beside else [""] * len(overlay)
+    rows = rows_in_use(digit, overlay)
+    digit, overlay, tags = digit[rows], overlay[rows], tags[rows]
     if beside:
         text.append("\n" + "as the model saw it".ljust(28) + "   what the answer rests on", style="dim")
     for art, line, tag_line in zip(digit, overlay, tags):
