@@ -55,6 +55,16 @@ def test_compare_reads_curves_settings_that_differ_and_results(tmp_path):
     assert [h["val_accuracy"] for h in data["runs"][1]["history"]] == [0.8, 0.85, 0.97]
 
 
+def test_the_last_two_runs_are_latest_1_and_latest(tmp_path):
+    # What "compare the last two runs" in plain words becomes: `compare latest~1 latest`.
+    a = finished_run(tmp_path, "20260101-000000-fast-aaaa", started=1)
+    b = finished_run(tmp_path, "20260102-000000-fast-bbbb", started=2)
+    c = compare.compare_runs(compare.resolve_runs(["latest~1", "latest"], tmp_path))
+    assert [r.run_id for r in c.runs] == [a.name, b.name]
+    with pytest.raises(RunError, match="only 2 runs"):
+        runs.find_run("latest~2", tmp_path)
+
+
 def test_compare_wants_two_to_six_different_runs(tmp_path):
     finished_run(tmp_path, "20260101-000000-fast-aaaa")
     with pytest.raises(RunError, match="2 to 6 runs, not 1"):

@@ -69,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--subset", dest="train_subset", type=int, help="train on the first N images only (quick trials)")
     train.add_argument("--output", metavar="PATH", help="where the finished model goes (default: models/digit_recognizer.h5)")
     train.add_argument("--resume", metavar="RUN", help="continue a cancelled or interrupted run from its last checkpoint")
+    train.add_argument("--finetune", metavar="FOLDER",
+                       help="teach the model your handwriting: fine-tune it on FOLDER's labelled digits (files named "
+                            "7_... or subfolders 0/..9/), mixed with MNIST; replaces --output (default: the model) "
+                            "only if MNIST test accuracy holds")
+    train.add_argument("--model", metavar="PATH", help="with --finetune: the model to start from (default: the active model)")
+    train.add_argument("--max-mnist-drop", type=float, default=0.1, metavar="POINTS",
+                       help="with --finetune: refuse the new model if MNIST test accuracy falls by more (default 0.1)")
+    train.add_argument("--mnist-images", type=int, metavar="N",
+                       help="with --finetune: MNIST training images mixed in (default 12000)")
     train.add_argument("--run-dir", help=argparse.SUPPRESS)  # a run prepared by the app's launcher
     train.add_argument("--no-test", action="store_true", help="skip the final test-set evaluation")
     _add_data(train)
@@ -108,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="one JSON object per image")
     pr.add_argument("--blocks", action="store_true", help="finer half-block rendering instead of ASCII")
     pr.add_argument("--number", action="store_true", help="each image holds several digits (e.g. 2026): read them left to right")
+    pr.add_argument("--explain", action="store_true",
+                    help="show which parts of each image the answer rests on (an occlusion-sensitivity map)")
     _add_runtime(pr)
 
     models = sub.add_parser("models", help="list the models in models/ with their metadata and runtime files")
@@ -263,6 +274,13 @@ def cmd_train(args) -> int:
                   f"cannot change (only --output, --data and --no-test can); start a new run to use them",
                   file=sys.stderr)
             return EXIT_USAGE
+    if args.finetune is not None:
+        given = [flag for dest, flag in FIXED_ON_RESUME + (("resume", "--resume"),)
+                 if dest not in ("epochs", "batch_size", "learning_rate", "seed") and getattr(args, dest) is not None]
+        if given:
+            print(f"digitrec: --finetune cannot be combined with {', '.join(given)} (it takes --epochs, --batch-size, "
+                  "--lr, --seed, --model, --output, --mnist-images, --max-mnist-drop)", file=sys.stderr)
+            return EXIT_USAGE
     try:
         with runs.training_lock():
             return _train_locked(args)
@@ -283,15 +301,22 @@ def _train_locked(args) -> int:
 
     overrides = {dest: getattr(args, dest) for dest, _ in FIXED_ON_RESUME if dest != "preset"}
     printer = TrainPrinter()
+    stored = json.loads((Path(args.run_dir) / runs.CONFIG).read_text(encoding="utf-8")) if args.run_dir else {}
+    if args.finetune is not None or "finetune" in stored:
+        return _finetune(args, stored, printer)
     if args.resume is not None:
         run_dir = runs.find_run(args.resume)
+        if (run_dir / runs.CONFIG).is_file() and "finetune" in json.loads((run_dir / runs.CONFIG).read_text(encoding="utf-8")):
+            from tui.core.errors import RunError
+
+            raise RunError(f"run {run_dir.name} is a fine-tune, which starts over rather than resumes: "
+                           "run `digitrec train --finetune FOLDER` again")
         if args.output:
             check_output_writable(args.output)
         print(f"resuming run {run_dir.name}", flush=True)
         result = run_training(None, data_path=args.data, output=args.output, resume=run_dir, reporter=printer,
                               evaluate_test=not args.no_test)
     elif args.run_dir:
-        stored = json.loads((Path(args.run_dir) / runs.CONFIG).read_text(encoding="utf-8"))
         cfg = TrainConfig.from_dict(stored["train"])
         result = run_training(cfg, data_path=args.data or stored.get("data"), output=stored.get("output"),
                               run_dir=Path(args.run_dir), reporter=printer, evaluate_test=not args.no_test)
@@ -310,6 +335,37 @@ def _train_locked(args) -> int:
         print(f"run folder: {result.run_dir} ({hint})", file=sys.stderr)
         return EXIT_CANCELLED
     print(f"digitrec: training failed: {result.reason} (run folder: {result.run_dir})", file=sys.stderr)
+    return EXIT_FAIL
+
+
+def _finetune(args, stored: dict, printer) -> int:
+    """``train --finetune FOLDER``, or a fine-tune the app prepared (``--run-dir``)."""
+    from tui.core.finetune import FinetuneSettings, run_finetune
+    from tui.core.modelfile import check_output_writable, default_model_path
+
+    if stored:
+        settings = FinetuneSettings.from_dict(stored["finetune"])
+        output, data, run_dir = stored.get("output"), args.data or stored.get("data"), Path(args.run_dir)
+    else:
+        base = Path(args.model) if args.model else default_model_path()
+        if not base.is_file():
+            from tui.core.errors import ModelFileError
+
+            raise ModelFileError(f"no model at {base} to fine-tune; train one first (`digitrec train`) or pass --model")
+        extra = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                   ("learning_rate", args.learning_rate), ("seed", args.seed),
+                                   ("mnist_images", args.mnist_images)) if v is not None}
+        settings = FinetuneSettings(folder=args.finetune, base_model=str(base),
+                                    max_mnist_drop=args.max_mnist_drop / 100, **extra)
+        output, data, run_dir = args.output or str(base), args.data, None
+        check_output_writable(output)
+    result = run_finetune(settings, output, data_path=data, run_dir=run_dir, reporter=printer)
+    if result.status == "done":
+        return EXIT_FAIL if result.reason else EXIT_OK  # a refused model is not a success for a script
+    if result.status == "cancelled":
+        print(f"run folder: {result.run_dir} (a stopped fine-tune changes nothing; start it again)", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"digitrec: fine-tuning failed: {result.reason} (run folder: {result.run_dir})", file=sys.stderr)
     return EXIT_FAIL
 
 
@@ -518,7 +574,10 @@ def cmd_predict(args) -> int:
     from tui.core.images import collect_images
     from tui.core.inference import Predictor
 
-    collected = [] if args.number else collect_images(args.paths)
+    if args.number and args.explain:
+        print("digitrec: --explain explains single digits; use it without --number", file=sys.stderr)
+        return EXIT_USAGE
+    collected = [] if args.number or args.explain else collect_images(args.paths)
     total = sum(problem is None for _, problem in collected)
     # Forked before the model loads (a runtime may start threads), and only for large folders.
     pool = preprocessing_pool(total)
@@ -527,6 +586,8 @@ def cmd_predict(args) -> int:
         mode = _render_mode(args)
         if args.number:
             return _predict_numbers(predictor, args, mode)
+        if args.explain:
+            return _explain(predictor, args, mode)
         return _predict_files(predictor, collected, total, pool, args, mode)
 
 
@@ -607,24 +668,32 @@ def _render_mode(args) -> str:
     return "blocks"
 
 
-def _predict_numbers(predictor, args, mode: str) -> int:
+def _per_image(args, work, failed: list):
+    """``(path, work(path))`` for each image named in ``args.paths``; an image that fails is reported (a JSON
+    line or ``digitrec: ...`` on stderr), added to ``failed`` and skipped, so the rest still run."""
     from tui.core.errors import ImageError
     from tui.core.images import collect_images
-    from tui.core.render import ascii_digit, probability_bars, side_by_side
 
-    failed = 0
     for path, problem in collect_images(args.paths):
         try:
             if problem:
                 raise problem
-            reading = predictor.read_number(path)
+            result = work(path)
         except ImageError as exc:
-            failed += 1
+            failed.append(path)
             if args.json:
                 print(json.dumps({"path": str(path), "error": str(exc)}), flush=True)
             else:
                 print(f"digitrec: {exc}", file=sys.stderr, flush=True)
             continue
+        yield path, result
+
+
+def _predict_numbers(predictor, args, mode: str) -> int:
+    from tui.core.render import ascii_digit, probability_bars, side_by_side
+
+    failed: list = []
+    for path, reading in _per_image(args, predictor.read_number, failed):
         if args.json:
             print(json.dumps(reading.to_json()), flush=True)
             continue
@@ -637,6 +706,20 @@ def _predict_numbers(predictor, args, mode: str) -> int:
             print("\n".join(side_by_side(ascii_digit(p.input28, mode=mode),
                                          probability_bars(p.probabilities, ascii_only=mode == "ascii"))))
         print(flush=True)
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _explain(predictor, args, mode: str) -> int:
+    """``predict --explain``: each image as the model saw it beside its occlusion-sensitivity map."""
+    from tui.core.explain import explain_input, format_explanation
+    from tui.core.preprocess import preprocess_path
+
+    def explain(path):
+        return explain_input(predictor, preprocess_path(path).input28, path=str(path))
+
+    failed: list = []
+    for _, explanation in _per_image(args, explain, failed):
+        print(json.dumps(explanation.to_json()) if args.json else format_explanation(explanation, mode) + "\n", flush=True)
     return EXIT_FAIL if failed else EXIT_OK
 
 

@@ -9,6 +9,7 @@ training runs in a separate process that the Train panel follows through its eve
 
 from __future__ import annotations
 
+import os
 import shlex
 import threading
 from collections.abc import Callable, Iterable
@@ -27,13 +28,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from tui.app.bandwidth import choose_pace
-from tui.app.commands import COMMANDS, Command, CommandError, parse_command
+from tui.app.commands import COMMANDS, TEACH_DIR, Command, CommandError, parse_command
 from tui.app.messages import CommandRequested, ModelStatus
 from tui.app.screens.confirm import AttachScreen, QuitScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.conversation import ConversationLog, Turn
 from tui.app.widgets.draw_panel import DrawPanel
 from tui.app.widgets.evaluate_panel import EvaluatePanel, MistakeBrowser, summary_text
+from tui.app.widgets.explanation import ExplanationView
 from tui.app.widgets.models_panel import ModelsPanel
 from tui.app.widgets.number import NumberView
 from tui.app.widgets.prediction import PredictionView, verdict
@@ -41,7 +43,7 @@ from tui.app.widgets.prompt import CommandSuggester, PromptInput
 from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel, short_path
 from tui.app.widgets.status_bar import StatusBar
 from tui.app.widgets.train_panel import TrainPanel, describe_run
-from tui.core.errors import DigitrecError, ImageError
+from tui.core.errors import DigitrecError, ImageError, RunError
 from tui.core.modelfile import MODELS_DIR, default_model_path
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
@@ -103,7 +105,7 @@ class DigitrecApp(App[int]):
 
     def __init__(self, model: str | Path | None = None, data: str | None = None, *, preload: bool = True,
                  samples_dir: Path = SAMPLES_DIR, models_dir: Path = MODELS_DIR, offer_attach: bool = True,
-                 low_bandwidth: bool = False) -> None:
+                 low_bandwidth: bool = False, teach_dir: Path = Path(TEACH_DIR)) -> None:
         super().__init__()
         self.pace = choose_pace(low_bandwidth)  # how often live views redraw; see tui/app/bandwidth.py
         self.model_path = Path(model) if model else default_model_path()
@@ -119,6 +121,9 @@ class DigitrecApp(App[int]):
         self._draw_busy = False
         self._focus_before_small: Any = None
         self._draw_pending: DrawPanel.PredictWanted | None = None
+        self.teach_dir = Path(teach_dir)
+        self._models_seen: list[tuple[str, float | None]] = []
+        self._last_image: tuple[str, Any] | None = None  # what `explain` and `correct` act on by default
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -246,14 +251,45 @@ class DigitrecApp(App[int]):
         self.execute(message.text)
 
     def execute(self, text: str) -> Turn | None:
-        """Parse and run one command line; errors become a turn, never an exception."""
+        """Parse and run one command line, or a plain request; errors become a turn, never an exception."""
         echo = " ".join(text.split())
         try:
             command = parse_command(text)
         except CommandError as exc:
-            return self.conversation.add_turn(echo, error_text(str(exc)), error=True)
+            return self._execute_plain(text, echo, exc)
         if command is None:
             return None
+        return self._run_command(command, echo)
+
+    def _execute_plain(self, text: str, echo: str, error: CommandError) -> Turn | None:
+        """A line that is not an exact command: run what it plainly asks for, showing the command, or ask."""
+        from tui.app.commands import resolve_name  # noqa: PLC0415
+        from tui.core.intent import interpret, sentence_like  # noqa: PLC0415
+
+        words = text.split()
+        exact = bool(words) and words[0].isalpha() and resolve_name(words[0]) is not None
+        if exact and not sentence_like(text):  # an exact command with a wrong argument: its own error says it
+            return self.conversation.add_turn(echo, error_text(str(error)), error=True)
+        intent = interpret(text, self._intent_context())
+        if intent.command is None or " ".join(intent.command.split()) == echo:
+            if exact or len(words) < 2 or "did you mean" in str(error) or intent.question is None:
+                return self.conversation.add_turn(echo, error_text(str(error)), error=True)
+            return self.conversation.add_turn(echo, Text(intent.question, style="yellow"))
+        mapped = f"{echo}\n→ {intent.command}"  # the turn shows the command it ran
+        try:
+            command = parse_command(intent.command)
+        except CommandError as exc:
+            if exact:
+                return self.conversation.add_turn(echo, error_text(str(error)), error=True)
+            return self.conversation.add_turn(mapped, error_text(str(exc)), error=True)
+        return self._run_command(command, mapped)
+
+    def _intent_context(self) -> Any:
+        from tui.core.intent import Context  # noqa: PLC0415
+
+        return Context(models=tuple(self._models_seen))
+
+    def _run_command(self, command: Command, echo: str) -> Turn:
         handler: Callable[[Command, Turn], None] = getattr(self, f"_cmd_{command.name}")
         turn = self.conversation.add_turn(echo)
         try:
@@ -412,6 +448,8 @@ class DigitrecApp(App[int]):
 
     def _show_models(self, infos: list[Any], turn: Turn | None) -> None:
         self.models_panel.show_models(infos, self.model_path)
+        self._models_seen = [(str(info.path), (info.metadata or {}).get("test_accuracy")) for info in infos
+                             if not info.error]
         if turn is None:
             return
         if not infos:
@@ -478,6 +516,7 @@ class DigitrecApp(App[int]):
         shown = [p for p in predictions if not p.error]
         if shown:
             self.samples_panel.show_prediction(shown[-1])
+            self._last_image = ("path", shown[-1].path)
 
     def _cmd_read(self, command: Command, turn: Turn) -> None:
         path = str(Path(command.args[0]).expanduser())
@@ -489,6 +528,73 @@ class DigitrecApp(App[int]):
 
         self._in_thread(turn, "predict", "reading a number", work)
 
+    # -- explaining and correcting ------------------------------------------------------------------
+
+    def _cmd_explain(self, command: Command, turn: Turn) -> None:
+        source = self._explain_source(command)
+        turn.answer(Text("hiding each part of the digit in turn to see what the answer rests on…", style="dim"))
+
+        def work() -> None:
+            from tui.core.explain import explain_input  # noqa: PLC0415
+
+            kind, value, name = source
+            if kind == "path":
+                from tui.core.preprocess import preprocess_path  # noqa: PLC0415
+
+                input28 = preprocess_path(value).input28
+            elif kind == "pixels":
+                input28 = self._drawing_input(value)
+            else:
+                input28 = value
+            explanation = explain_input(self.predictor(), input28, path=name)
+            self._from_thread(turn.answer, ExplanationView(explanation, mode=self.render_mode, classes="turn-answer"))
+
+        self._in_thread(turn, "predict", "explaining a prediction", work)
+
+    def _explain_source(self, command: Command) -> tuple[str, Any, str]:
+        """What to explain, as (kind, value, name): a path, the drawing's pixels or a 28x28 input."""
+        target = command.options.get("target")
+        if command.args:
+            path = str(Path(command.args[0]).expanduser())
+            self._last_image = ("path", path)
+            return "path", path, path
+        if target == "drawing":
+            if self.draw_panel.canvas.sketch.blank:
+                raise ImageError("nothing to explain: the canvas is empty; draw a digit first (`draw`)")
+            return "pixels", list(self.draw_panel.canvas.sketch.pixels), "the drawing"
+        if target == "mistake":
+            browser = self.evaluate_panel.query_one(MistakeBrowser)
+            if not browser.mistakes:
+                raise ImageError("no mistakes to explain yet; run `evaluate` first")
+            index = command.options.get("number", browser.index + 1) - 1
+            if index >= len(browser.mistakes):
+                raise ImageError(f"there are {len(browser.mistakes)} mistakes; give a number from 1 to {len(browser.mistakes)}")
+            m = browser.mistakes[index]
+            self._last_image = ("input", m.image28)
+            return "input", m.image28, f"test image #{m.index} (true {m.true})"
+        if self._last_image is None:
+            raise ImageError("nothing predicted yet to explain; give an image: `explain PATH`")
+        kind, value = self._last_image
+        return kind, value, value if kind == "path" else ("the drawing" if kind == "pixels" else "the last digit")
+
+    def _cmd_correct(self, command: Command, turn: Turn) -> None:
+        if self._last_image is None:
+            turn.answer(error_text("nothing predicted yet to correct; predict an image or draw one first"), error=True)
+            return
+        digit = int(command.args[0])
+        kind, value = self._last_image
+        folder = self.teach_dir
+
+        def work() -> None:
+            from tui.app.widgets.draw_panel import save_drawing  # noqa: PLC0415
+            from tui.core.finetune import save_labelled  # noqa: PLC0415 - numpy and Pillow only
+
+            path = save_drawing(value, folder, digit) if kind == "pixels" else save_labelled(kind, value, digit, folder)
+            self._from_thread(turn.answer, f"saved {short_path(path)} as a {digit}; `teach {short_path(folder)}` "
+                                           "fine-tunes the model on the digits there")
+
+        self._in_thread(turn, "draw-save", "saving the corrected image", work)
+
     # -- drawing ----------------------------------------------------------------------------------
 
     def _cmd_draw(self, command: Command, turn: Turn) -> None:
@@ -497,7 +603,7 @@ class DigitrecApp(App[int]):
         if action is None:
             self.action_show_panel("draw")
             turn.answer("draw in the Draw panel (F6): drag with the mouse (the right button or ctrl erases), or move "
-                        "with the arrows and press space to put the pen down; e eraser, c clear, s save. "
+                        "with the arrows and press space to put the pen down; e eraser, c clear, s save, w why. "
                         "The prediction follows as you draw.")
         elif action == "clear":
             canvas.clear()
@@ -536,13 +642,17 @@ class DigitrecApp(App[int]):
 
     def _predict_drawing(self, pixels: list[float]) -> Any:
         """The model's answer for a drawing, centred like MNIST first (worker threads only)."""
+        return self.predictor().predict_input(self._drawing_input(pixels))
+
+    @staticmethod
+    def _drawing_input(pixels: list[float]) -> Any:
+        """A drawing (ink, row by row) prepared like every other image: cropped, scaled and centred like MNIST."""
         import numpy as np  # noqa: PLC0415
 
         from tui.core.preprocess import preprocess_gray  # noqa: PLC0415
 
         side = int(round(len(pixels) ** 0.5))
-        input28 = preprocess_gray(np.asarray(pixels, dtype=np.float32).reshape(side, side))
-        return self.predictor().predict_input(input28)
+        return preprocess_gray(np.asarray(pixels, dtype=np.float32).reshape(side, side))
 
     @on(DrawPanel.PredictWanted)
     def _predict_drawing_live(self, message: DrawPanel.PredictWanted) -> None:
@@ -565,6 +675,7 @@ class DigitrecApp(App[int]):
                 self._from_thread(panel.show_message, error_text(one_line(exc)), version)
             else:
                 self._from_thread(panel.show_prediction, prediction, version)
+                self._last_image = ("pixels", list(pixels))
             finally:
                 self._from_thread(self._drawing_predicted)
 
@@ -632,11 +743,46 @@ class DigitrecApp(App[int]):
 
         self._in_thread(turn, "train", "starting a training run", work)
 
+    def _cmd_teach(self, command: Command, turn: Turn) -> None:
+        if self.train_panel.is_running:
+            state = self.train_panel.state
+            turn.answer(error_text(f"run {state.run_id} is still training; `stop` it first or wait"), error=True)
+            return
+        folder = Path(command.args[0]).expanduser()
+        output = command.options.get("output") or str(self.model_path)
+        epochs = command.options.get("epochs")
+        turn.answer(Text(f"reading your digits in {folder}/…", style="dim"))
+
+        def work() -> None:
+            from tui.core.finetune import FinetuneSettings, collect_labelled, create_finetune_run  # noqa: PLC0415
+            from tui.core.launch import active_runs, spawn_run  # noqa: PLC0415
+            from tui.core.modelfile import check_output_writable  # noqa: PLC0415
+
+            if not self.model_path.is_file():
+                raise_no_model(self.model_path)
+            mine = collect_labelled(folder)  # refuses at once, with the reason, a folder that cannot teach
+            check_output_writable(output)
+            active = active_runs()
+            if active:
+                raise RunError(f"run {active[0].run_id} is already training; stop it first (`stop`) or wait")
+            settings = FinetuneSettings(folder=str(folder), base_model=str(self.model_path),
+                                        **({"epochs": epochs} if epochs else {}))
+            data = self.data or os.environ.get("DIGITREC_MNIST")
+            run_dir = spawn_run(create_finetune_run(settings, output, data))
+            skipped = f" ({len(mine.skipped)} skipped: {mine.skipped[0]})" if mine.skipped else ""
+            self._from_thread(self._follow, run_dir, turn, f"teaching with {len(mine.labels)} of your digits{skipped}")
+
+        self.action_show_panel("train", focus=False)
+        self._in_thread(turn, "train", "starting a fine-tune", work)
+
     def _follow(self, run_dir: Path, turn: Turn, verb: str) -> None:
         state = self.train_panel.follow(run_dir)
         self.action_show_panel("train", focus=False)
         if verb == "started":
             text = f"started run {state.run_id}; it trains in its own process, follow it in the Train panel (F2); `stop` ends it"
+        elif verb.startswith("teaching"):
+            text = (f"{verb}: run {state.run_id} fine-tunes the model in its own process (Train panel, F2); it "
+                    "replaces the model only if MNIST test accuracy holds")
         else:
             text = f"following {describe_run(state)}"
         turn.answer(text)
@@ -845,6 +991,7 @@ class DigitrecApp(App[int]):
         keys.append(("mouse (canvas)", "drag to draw; the right button (or ctrl) erases"))
         keys.append(("arrows / space (canvas)", "move the cursor / pen down or up: with the pen down, moving draws"))
         keys.append(("e / c / s (canvas)", "eraser on or off / clear / save into the samples folder"))
+        keys.append(("w (canvas), x (mistakes)", "explain: what the model's answer rests on"))
         keys.append(("enter", "run the command; predict the selected image; use the selected model"))
         return keys
 
@@ -899,6 +1046,8 @@ class DigitrecApp(App[int]):
         self.draw_panel.mode = mode
         for view in self.query(NumberView):
             view.mode = mode
+        for view in self.query(ExplanationView):
+            view.mode = mode
 
     async def action_quit(self) -> None:
         state = self.train_panel.state
@@ -932,6 +1081,10 @@ class DigitrecApp(App[int]):
                             lambda: self.execute("draw"))
         yield SystemCommand("Save the drawing", f"Save the drawn digit into {self.samples_dir}/",
                             lambda: self.execute("draw save"))
+        yield SystemCommand("Explain the last prediction", "Which parts of the image the answer rests on",
+                            lambda: self.execute("explain"))
+        yield SystemCommand("Teach it your handwriting", f"Fine-tune the model on your digits in {self.teach_dir}/",
+                            lambda: self.execute(f"teach {shlex.quote(str(self.teach_dir))}"))
         yield SystemCommand("Start training", "Train with the Train panel's settings (ctrl+t)", self.action_start_training)
         yield SystemCommand("Stop training", "Stop the followed run; its best checkpoint is kept (ctrl+s)",
                             self.action_stop_training)

@@ -17,6 +17,8 @@ from tui.core.config import ConfigError, parse_override, preset_config
 from tui.core.errors import DigitrecError
 from tui.core.presets import DEFAULT_PRESET, PRESETS
 
+TEACH_DIR = "my_digits"  # where `correct` saves and `teach` reads by default
+
 
 class CommandError(DigitrecError):
     """A typed line is not a valid command; ``str`` is one line saying why and what to do."""
@@ -46,6 +48,16 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("read", "read PATH", "read a number of several digits (e.g. 2026) written in one image"),
         CommandSpec("draw", "draw [clear|save]",
                     "draw a digit in the Draw panel (F6) and watch it read live; `draw save` keeps it in sample_images/"),
+        CommandSpec("explain", "explain [PATH|drawing|mistake [N]]",
+                    "show which parts of an image the answer rests on (occlusion map); no argument: the last "
+                    "prediction; `drawing`: the Draw panel's digit; `mistake`: the Evaluate panel's mistake",
+                    ("why",)),
+        CommandSpec("correct", "correct DIGIT",
+                    f"after a wrong prediction: save that image with its true DIGIT into the teaching folder "
+                    f"({TEACH_DIR}/) for `teach`"),
+        CommandSpec("teach", "teach [FOLDER] [epochs=N] [output=PATH.h5]",
+                    f"fine-tune the active model on your labelled digits (default {TEACH_DIR}/: files named 7_... "
+                    "or folders 0/..9/), mixed with MNIST; it is kept only if MNIST accuracy holds"),
         CommandSpec("samples", "samples [FOLDER]", "predict every image in sample_images/ (or FOLDER)"),
         CommandSpec("models", "models", "list the models in models/ with their accuracy"),
         CommandSpec("use", "use PATH", "make PATH the active model"),
@@ -65,6 +77,7 @@ COMMANDS: dict[str, CommandSpec] = {
 ALIASES: dict[str, str] = {alias: spec.name for spec in COMMANDS.values() for alias in spec.aliases}
 
 RENDER_MODES = ("ascii", "blocks")
+EXPLAIN_TARGETS = ("drawing", "mistake")
 DRAW_ACTIONS = ("clear", "save")
 MAX_ECHO = 40  # how much of a bad token to quote back in an error message
 
@@ -223,12 +236,7 @@ def _evaluate(name: str, rest: list[str]) -> Command:
         key, value = _split_option(token, name)
         if key != "limit":
             raise CommandError(f"`evaluate` knows only limit=N, not {_show(key)}")
-        try:
-            options["limit"] = int(value)
-        except ValueError:
-            raise CommandError(f"limit must be a whole number, not {_show(value)}") from None
-        if options["limit"] < 1:
-            raise CommandError("limit must be at least 1 test image")
+        options["limit"] = _whole(value, "limit", 1)
     return Command(name, (), options)
 
 
@@ -237,6 +245,54 @@ def _compare(name: str, rest: list[str]) -> Command:
     if len(rest) == 1 or len(rest) > MAX_COMPARED:
         raise CommandError(f"`compare` takes 2 to {MAX_COMPARED} runs, not {len(rest)}; usage: {COMMANDS[name].usage}")
     return Command(name, tuple(rest))
+
+
+def _explain(name: str, rest: list[str]) -> Command:
+    """``explain``, ``explain PATH``, ``explain drawing``, ``explain mistake [N]`` (``./drawing`` is a file)."""
+    if len(rest) > 2 or (len(rest) == 2 and rest[0].lower() != "mistake"):
+        raise CommandError(f"`explain` takes one image path, `drawing` or `mistake [N]`; usage: {COMMANDS[name].usage}")
+    if rest and rest[0].lower() in EXPLAIN_TARGETS:
+        options: dict[str, Any] = {"target": rest[0].lower()}
+        if len(rest) == 2:
+            options["number"] = _whole(rest[1], "the mistake number", 1)
+        return Command(name, (), options)
+    return Command(name, tuple(rest))
+
+
+def _correct(name: str, rest: list[str]) -> Command:
+    if len(rest) != 1 or rest[0] not in tuple("0123456789"):
+        got = f" (got {_show(' '.join(rest))})" if rest else ""
+        raise CommandError(f"`correct` needs the true digit, 0 to 9{got}; e.g. `correct 4`")
+    return Command(name, (rest[0],))
+
+
+def _teach(name: str, rest: list[str]) -> Command:
+    folder: str | None = None
+    options: dict[str, Any] = {}
+    for token in rest:
+        if "=" not in token:
+            if folder is not None:
+                raise CommandError(f"give one folder only (got {_show(folder)} and {_show(token)})")
+            folder = token
+            continue
+        key, value = _split_option(token, name)
+        if key == "epochs":
+            options["epochs"] = _whole(value, "epochs", 1)
+        elif key == "output":
+            options["output"] = _model_output(value)
+        else:
+            raise CommandError(f"`teach` knows epochs=N and output=PATH.h5, not {_show(key)}")
+    return Command(name, (folder or TEACH_DIR,), options)
+
+
+def _whole(value: str, what: str, least: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise CommandError(f"{what} must be a whole number, not {_show(value)}") from None
+    if number < least:
+        raise CommandError(f"{what} must be at least {least}")
+    return number
 
 
 def _one_line(message: str) -> str:
@@ -256,4 +312,7 @@ _PARSERS = {
     "compare": _compare,
     "delete": _exactly_one,
     "render": _render,
+    "explain": _explain,
+    "correct": _correct,
+    "teach": _teach,
 }

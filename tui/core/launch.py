@@ -38,7 +38,11 @@ def start_training(preset: str = "default", overrides: dict[str, Any] | None = N
     active = active_runs(base)
     if active:
         raise RunError(f"run {active[0].run_id} is already training; stop it first (`stop`) or wait for it to finish")
-    run_dir = prepare_run(preset, overrides, output, data, base)
+    return spawn_run(prepare_run(preset, overrides, output, data, base))
+
+
+def spawn_run(run_dir: Path) -> Path:
+    """Train the prepared run ``run_dir`` (its ``config.json`` says how) in a detached process."""
     with open(run_dir / PROCESS_LOG, "ab") as out:
         try:
             proc = subprocess.Popen(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -436,7 +437,7 @@ def disk_usage(path: Path) -> int:
 
 
 def find_run(ref: str, base: Path | None = None) -> Path:
-    """Resolve a run id, a unique prefix, ``latest``, or a path to a run folder."""
+    """Resolve a run id, a unique prefix, ``latest`` (``latest~1`` the one before), or a run folder's path."""
     base = base or runs_dir()
     if not ref or not ref.strip():  # e.g. `--resume "$RUN"` with RUN unset
         raise RunError("no run given (the name is empty); pass a run id, a unique prefix or 'latest'")
@@ -446,6 +447,11 @@ def find_run(ref: str, base: Path | None = None) -> Path:
     runs = list_runs(base)
     if ref in ("latest", "last") and runs:
         return runs[0].path
+    back = re.fullmatch(r"(?:latest|last)~(\d+)", ref)
+    if back:  # like git's HEAD~N: the Nth run before the latest
+        if int(back.group(1)) < len(runs):
+            return runs[int(back.group(1))].path
+        raise RunError(f"{ref!r}: there are only {len(runs)} runs in {base}; `digitrec runs` lists them")
     matches = [r.path for r in runs if r.run_id == ref] or [r.path for r in runs if r.run_id.startswith(ref)]
     if len(matches) == 1:
         return matches[0]

@@ -316,9 +316,11 @@ def run_training(
     reporter: Reporter | None = None,
     flag: StopFlag | None = None,
     evaluate_test: bool = True,
+    trainer: Callable[..., TrainResult] | None = None,
 ) -> TrainResult:
     """Train ``cfg`` as a recorded run; returns how it ended. Never raises for cancel or errors
-    after the run folder exists: those are recorded and returned."""
+    after the run folder exists: those are recorded and returned. ``trainer`` replaces the usual
+    training body (a fine-tune uses it) and gets the same arguments."""
     flag = flag or StopFlag()
     initial_epoch = 0
     if resume is not None:
@@ -358,8 +360,8 @@ def run_training(
     result = TrainResult(status="error", run_dir=run_dir)
     try:
         with stop_on_signals(flag):
-            result = _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log, flag,
-                            finish, started, evaluate_test)
+            result = (trainer or _train)(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log,
+                                         flag, finish, started, evaluate_test)
     except Cancelled as exc:
         best = run_dir / runs.BEST_CHECKPOINT
         kept = best if best.exists() else (run_dir / runs.LAST_CHECKPOINT if (run_dir / runs.LAST_CHECKPOINT).exists() else None)

@@ -82,6 +82,7 @@ class ConversationLog(VerticalScroll):
     def __init__(self, max_turns: int = 200, **kwargs) -> None:
         super().__init__(**kwargs)
         self.max_turns = max_turns
+        self._following = False  # whether the newest turn should stay in sight as content changes
 
     def add_turn(self, command: str | None, *answers: Answer, error: bool = False) -> Turn:
         turn = Turn(command, *answers, error=error)
@@ -93,7 +94,19 @@ class ConversationLog(VerticalScroll):
         return turn
 
     def follow_end(self) -> None:
+        self._following = True
         self.call_after_refresh(self.scroll_end, animate=False)
+
+    def watch_virtual_size(self, old, new) -> None:
+        # Turns re-wrap a refresh or two after a resize: a scroll to the end asked for before that
+        # would stop short of the new end, so keep following until the content settles.
+        if self._following and new.height != old.height:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    def watch_scroll_y(self, old, new) -> None:
+        super().watch_scroll_y(old, new)
+        if new < old:  # the reader scrolled up: stop pulling them back to the end
+            self._following = new >= self.max_scroll_y
 
     def clear_turns(self) -> None:
         self.remove_children()

@@ -122,6 +122,7 @@ class DrawCanvas(Widget, can_focus=True):
         Binding("e", "toggle_eraser", "Eraser", id="draw-eraser", tooltip="switch between brush and eraser"),
         Binding("c", "clear", "Clear", id="draw-clear", tooltip="clear the drawing"),
         Binding("s", "save", "Save", id="draw-save", tooltip="save the drawing into the samples folder"),
+        Binding("w", "explain", "Why?", id="draw-explain", tooltip="show what the model's answer rests on"),
     ]
 
     pen_down: reactive[bool] = reactive(False)
@@ -165,6 +166,9 @@ class DrawCanvas(Widget, can_focus=True):
 
     def action_save(self) -> None:
         self.post_message(CommandRequested("draw save"))
+
+    def action_explain(self) -> None:
+        self.post_message(CommandRequested("explain drawing"))
 
     def action_toggle_pen(self) -> None:
         self.pen_down = not self.pen_down

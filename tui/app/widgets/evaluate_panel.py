@@ -26,6 +26,7 @@ class MistakeBrowser(Static, can_focus=True):
     BINDINGS = [
         Binding("right,n", "move(1)", "Next mistake", id="mistake-next"),
         Binding("left,p", "move(-1)", "Previous mistake", id="mistake-prev"),
+        Binding("x", "explain", "Explain", id="mistake-explain", tooltip="why the model read this digit as it did"),
     ]
 
     index: reactive[int] = reactive(0)
@@ -47,6 +48,10 @@ class MistakeBrowser(Static, can_focus=True):
         if self.mistakes:
             self.index = (self.index + step) % len(self.mistakes)
 
+    def action_explain(self) -> None:
+        if self.mistakes:
+            self.post_message(CommandRequested(f"explain mistake {self.index + 1}"))
+
     def watch_index(self) -> None:
         self._draw()
 
@@ -64,7 +69,7 @@ class MistakeBrowser(Static, can_focus=True):
             (str(m.true), "bold green"),
             " · predicted ",
             (str(m.predicted), "bold red"),
-            f" ({m.confidence:.1%}) · ←/→ to browse",
+            f" ({m.confidence:.1%}) · ←/→ to browse, x explains",
         )
         body = digit_with_bars(m.image28, m.probabilities, mode=self.mode, highlight=m.predicted)
         self.update(Text("\n").join([head, body]))
