@@ -91,6 +91,16 @@ async def test_compare_typed_with_prefixes_and_latest(three_runs):
         assert not isinstance(app.screen, CompareScreen)
 
 
+async def test_compare_the_last_two_runs_in_plain_words(three_runs):
+    # `compare` parses "the last two runs" as four run names; the sentence is what is meant.
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_command(pilot, "compare the last two runs")
+        await settle(pilot, lambda: isinstance(app.screen, CompareScreen))
+        assert [r.run_id for r in app.screen.comparison.runs] == [three_runs[1].name, three_runs[2].name]
+        assert app.conversation.last_turn.command == "compare the last two runs\n→ compare latest~1 latest"
+
+
 async def test_at_most_six_runs_can_be_marked_and_marks_survive_a_refresh(workdir):
     base = workdir / "runs"
     for i in range(7):

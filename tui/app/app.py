@@ -259,6 +259,15 @@ class DigitrecApp(App[int]):
             return self._execute_plain(text, echo, exc)
         if command is None:
             return None
+        from tui.core.intent import interpret, request_despite_parsing  # noqa: PLC0415
+
+        if request_despite_parsing(text):
+            intent = interpret(text, self._intent_context())
+            if intent.command and " ".join(intent.command.split()) != echo:
+                try:
+                    return self._run_command(parse_command(intent.command), f"{echo}\n→ {intent.command}")
+                except CommandError:
+                    pass  # what it asks cannot be run as a command: the exact reading stands
         return self._run_command(command, echo)
 
     def _execute_plain(self, text: str, echo: str, error: CommandError) -> Turn | None:

@@ -374,6 +374,16 @@ def sentence_like(text: str) -> bool:
     return any(word in SENTENCE_WORDS for word in words)
 
 
+def request_despite_parsing(text: str) -> bool:
+    """Whether a line that parses as an exact command still reads as a sentence: "compare the last
+    two runs" parses as `compare` of four runs named "the", "last", ... Words that can be real
+    arguments (``latest``, ``last``) do not count, so `compare abc latest` stays exact."""
+    if "=" in text:
+        return False
+    words = _request(text).words[1:]
+    return any(word in SENTENCE_WORDS - {"latest", "last", "best"} for word in words)
+
+
 def interpret(text: str, context: Context | None = None) -> Intent:
     """What the plain request ``text`` asks for; never raises."""
     ctx = context or Context()
