@@ -111,6 +111,11 @@ def test_fine_tuning_teaches_the_sevens_and_keeps_mnist(tmp_path, mnist, trained
     summary = runs.summarise(result.run_dir)
     assert summary.status == "done" and summary.preset == "finetune" and summary.history  # a recorded run
     assert "held-out digits" in summary.note
+    # Like any run: its runtime file follows the new .h5, and TensorBoard can read its curves.
+    from tui.core.runtime import runtime_state
+
+    assert runtime_state(base)[0] == "current"
+    assert list((result.run_dir / "tensorboard").rglob("events.out.tfevents.*"))
 
 
 @pytest.mark.slow

@@ -229,7 +229,8 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
         save_model,
     )
     from tui.core.tf import import_tf  # noqa: PLC0415
-    from tui.core.train import Cancelled, TrainResult, _make_callback, publish_model  # noqa: PLC0415
+    from tui.core.tensorboard import SummaryLog  # noqa: PLC0415
+    from tui.core.train import Cancelled, TrainResult, _make_callback, publish_model, write_runtime_file  # noqa: PLC0415
 
     cfg = settings.train_config()
     check_output_writable(output)
@@ -277,7 +278,7 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
     if reporter:
         reporter(event)
     recorder = _make_callback(keras, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir, cfg=cfg,
-                              steps=steps, initial_epoch=0, meta=meta)
+                              steps=steps, initial_epoch=0, meta=meta, summaries=SummaryLog(run_dir))
     # The held-out digits are the validation curve the Train panel plots; nothing is chosen by it.
     val = pipeline.eval_dataset(x_held, y_held, one_hot=True) if len(y_held) else None
     fit_started = time.monotonic()
@@ -298,6 +299,7 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
     previous = None
     if kept:
         previous = publish_model(final, output)
+        write_runtime_file(model, Path(output), log)  # the .tflite follows the .h5 it was made from
         note = report
     else:
         note = (f"{report}; NOT saved to {output}: MNIST test accuracy fell by "
