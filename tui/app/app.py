@@ -259,9 +259,9 @@ class DigitrecApp(App[int]):
             return self._execute_plain(text, echo, exc)
         if command is None:
             return None
-        from tui.core.intent import interpret, request_despite_parsing  # noqa: PLC0415
+        from tui.core.intent import interpret, sentence_like  # noqa: PLC0415
 
-        if request_despite_parsing(text):
+        if sentence_like(text):
             intent = interpret(text, self._intent_context())
             if intent.command and " ".join(intent.command.split()) != echo:
                 try:

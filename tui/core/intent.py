@@ -365,23 +365,18 @@ SENTENCE_WORDS = FILLER | {"with", "in", "of", "on", "is", "it", "its", "this", 
                            "how", "was", "best", "latest", "from", "using", "mistakes", "mode", "image", "some", "up"}
 
 
+ARGUMENT_WORDS = frozenset({"latest", "last", "best"})
+
+
 def sentence_like(text: str) -> bool:
-    """Whether a line starting with a command name reads as a sentence ("train with 3 epochs"), not as
-    that command with a wrong argument ("train turbo", "evaluate limit=x"), whose own error is the answer."""
+    """Whether a line starting with a command name reads as a sentence ("train with 3 epochs",
+    "compare the last two runs", which parses as `compare` of runs named "the", "last", ...), not as
+    that command with a wrong argument ("train turbo", "compare latest"), whose own error is the
+    answer. Words that can be real arguments (``latest``, ``last``, ``best``) do not count."""
     if "=" in text:
         return False
     words = _request(text).words[1:]
-    return any(word in SENTENCE_WORDS for word in words)
-
-
-def request_despite_parsing(text: str) -> bool:
-    """Whether a line that parses as an exact command still reads as a sentence: "compare the last
-    two runs" parses as `compare` of four runs named "the", "last", ... Words that can be real
-    arguments (``latest``, ``last``) do not count, so `compare abc latest` stays exact."""
-    if "=" in text:
-        return False
-    words = _request(text).words[1:]
-    return any(word in SENTENCE_WORDS - {"latest", "last", "best"} for word in words)
+    return any(word in SENTENCE_WORDS - ARGUMENT_WORDS for word in words)
 
 
 def interpret(text: str, context: Context | None = None) -> Intent:
