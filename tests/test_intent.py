@@ -109,7 +109,9 @@ def test_the_best_model_needs_a_model_with_an_accuracy():
 
 @pytest.mark.parametrize(("text", "sentence"), [
     ("train with 3 epochs", True), ("use the best model", True), ("draw a digit", True),
+    ("train with 1 epochs subset=2000", True), ("compare the last two runs", True),
     ("train turbo", False), ("train epochs=0", False), ("evaluate limit=x", False), ("use missing.h5", False),
+    ("compare latest", False), ("compare 20261124 latest", False),
 ])
 def test_a_command_with_a_wrong_argument_is_not_a_sentence(text, sentence):
     assert sentence_like(text) is sentence

@@ -373,9 +373,9 @@ def sentence_like(text: str) -> bool:
     "compare the last two runs", which parses as `compare` of runs named "the", "last", ...), not as
     that command with a wrong argument ("train turbo", "compare latest"), whose own error is the
     answer. Words that can be real arguments (``latest``, ``last``, ``best``) do not count."""
-    if "=" in text:
-        return False
-    words = _request(text).words[1:]
+    # key=value settings are the command's own words ("evaluate limit=x" stays exact), but they
+    # do not make the rest of a sentence exact: "train with 1 epochs subset=2000".
+    words = _request(" ".join(t for t in text.split() if "=" not in t)).words[1:]
     return any(word in SENTENCE_WORDS - ARGUMENT_WORDS for word in words)
 
 
