@@ -35,6 +35,7 @@ PHRASINGS = [
     ("start training with batch size 64 and lr 0.002", "train batch_size=64 lr=0.002"),
     ("train classic on 5000 images for one epoch", "train classic epochs=1 subset=5000"),
     ("retrain and save it to models/mine.h5", "train output=models/mine.h5"),
+    ("train with 1 epochs subset=2000 output=models/tiny.h5", "train epochs=1 subset=2000 output=models/tiny.h5"),
     # stop
     ("stop training", "stop"),
     ("cancel the run", "stop"),

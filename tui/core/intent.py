@@ -97,6 +97,10 @@ def _request(text: str) -> _Request:
     text = text[:MAX_TEXT]
     paths, words = [], []
     for token in _tokens(text):
+        setting = re.fullmatch(r"([a-z_]+)=(.+)", token)
+        if setting:  # output=models/x.h5: the setting's name is a word, its value may be a path
+            words.append(setting.group(1))
+            token = setting.group(2)
         stripped = token.rstrip("?!,;:)\"'")
         if stripped.endswith(".") and _looks_like_path(stripped[:-1]):  # the full stop ending a sentence
             stripped = stripped[:-1]
