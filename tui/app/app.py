@@ -36,6 +36,7 @@ from tui.app.widgets.conversation import ConversationLog, Turn
 from tui.app.widgets.draw_panel import DrawPanel
 from tui.app.widgets.evaluate_panel import EvaluatePanel, MistakeBrowser, summary_text
 from tui.app.widgets.explanation import ExplanationView
+from tui.app.widgets.fitted import FittedView
 from tui.app.widgets.models_panel import ModelsPanel
 from tui.app.widgets.number import NumberView
 from tui.app.widgets.prediction import PredictionView, verdict
@@ -1047,16 +1048,12 @@ class DigitrecApp(App[int]):
         self.execute("clear")
 
     def watch_render_mode(self, mode: str) -> None:
-        for view in self.query(PredictionView):
+        for view in self.query(FittedView):  # predictions, numbers and explanations alike
             view.mode = mode
         for browser in self.query(MistakeBrowser):
             browser.mode = mode
         self.samples_panel.mode = mode
         self.draw_panel.mode = mode
-        for view in self.query(NumberView):
-            view.mode = mode
-        for view in self.query(ExplanationView):
-            view.mode = mode
 
     async def action_quit(self) -> None:
         state = self.train_panel.state

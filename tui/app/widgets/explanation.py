@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widgets import Static
+
+from tui.app.widgets.fitted import FittedView
 
 STYLES = {"S": "bold red", "A": "bold cyan"}
 SIDE_BY_SIDE = 28 + 3 + 28  # below this width only the map is shown (it carries the digit's ink too)
@@ -40,7 +40,7 @@ def explanation_text(expl: Any, mode: str = "ascii", width: int | None = None) -
     return text
 
 
-class ExplanationView(Static):
+class ExplanationView(FittedView):
     """One explanation in the log; redrawn when the rendering mode or the width changes."""
 
     DEFAULT_CSS = """
@@ -51,21 +51,9 @@ class ExplanationView(Static):
     }
     """
 
-    mode: reactive[str] = reactive("ascii")
-
     def __init__(self, explanation: Any, mode: str = "ascii", **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(mode, **kwargs)
         self.explanation = explanation
-        self.set_reactive(ExplanationView.mode, mode)
 
-    def on_mount(self) -> None:
-        self._draw()
-
-    def watch_mode(self) -> None:
-        self._draw()
-
-    def on_resize(self) -> None:
-        self._draw()
-
-    def _draw(self) -> None:
-        self.update(explanation_text(self.explanation, self.mode, width=self.content_size.width or None))
+    def fitted(self, width: int | None) -> Any:
+        return explanation_text(self.explanation, self.mode, width=width)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widgets import Static
+
+from tui.app.widgets.fitted import FittedView
 
 BLOCK_GAP = 2
 FULL_ART, COMPACT_ART = 20, 14  # columns of a digit's drawing (half as many lines)
@@ -87,7 +87,7 @@ def number_renderable(reading: Any, mode: str = "ascii", width: int | None = Non
     return Text("\n").join(out)
 
 
-class NumberView(Static):
+class NumberView(FittedView):
     """A :class:`tui.core.inference.NumberReading` drawn to fit its width; redrawn on resize."""
 
     DEFAULT_CSS = """
@@ -97,21 +97,9 @@ class NumberView(Static):
     }
     """
 
-    mode: reactive[str] = reactive("ascii")
-
     def __init__(self, reading: Any, mode: str = "ascii", **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(mode, **kwargs)
         self.reading = reading
-        self.set_reactive(NumberView.mode, mode)
 
-    def on_mount(self) -> None:
-        self._draw()
-
-    def on_resize(self) -> None:
-        self._draw()
-
-    def watch_mode(self) -> None:
-        self._draw()
-
-    def _draw(self) -> None:
-        self.update(number_renderable(self.reading, self.mode, width=self.content_size.width or None))
+    def fitted(self, width: int | None) -> Any:
+        return number_renderable(self.reading, self.mode, width=width)

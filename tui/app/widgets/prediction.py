@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widgets import Static
+
+from tui.app.widgets.fitted import FittedView
 
 BAR_WIDTH = 20
 
@@ -43,7 +43,7 @@ def digit_with_bars(
     return text
 
 
-class PredictionView(Static):
+class PredictionView(FittedView):
     """Shows one prediction: the input as the model saw it, the bars, and a one-line verdict.
 
     Give it anything with ``digit``, ``confidence``, ``probabilities``, ``input28`` and optionally
@@ -58,28 +58,16 @@ class PredictionView(Static):
     }
     """
 
-    mode: reactive[str] = reactive("ascii")
-
     def __init__(self, prediction: Any = None, mode: str = "ascii", **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(mode, **kwargs)
         self.prediction = prediction
-        self.set_reactive(PredictionView.mode, mode)
-
-    def on_mount(self) -> None:
-        self._draw()
 
     def show(self, prediction: Any) -> None:
         self.prediction = prediction
         self._draw()
 
-    def watch_mode(self) -> None:
-        self._draw()
-
-    def on_resize(self) -> None:
-        self._draw()
-
-    def _draw(self) -> None:
-        self.update(prediction_renderable(self.prediction, self.mode, width=self.content_size.width or None))
+    def fitted(self, width: int | None) -> Any:
+        return prediction_renderable(self.prediction, self.mode, width=width)
 
 
 def verdict(prediction: Any) -> Text:
