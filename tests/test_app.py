@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,25 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
+class _TestApp(DigitrecApp):
+    """The app, whose ``run_test`` hands over the pilot once the panels are mounted.
+
+    The panels mount just after the first frame (``on_ready``), which can come after Textual's
+    run_test hands over; a person cannot type that fast, a test can. Tests of the start-up itself
+    use DigitrecApp directly.
+    """
+
+    @asynccontextmanager
+    async def run_test(self, *args, **kwargs):
+        async with super().run_test(*args, **kwargs) as pilot:
+            await settle(pilot, lambda: self.panels_ready)
+            yield pilot
+
+
 def make_app(**kwargs) -> DigitrecApp:
     kwargs.setdefault("preload", False)
     kwargs.setdefault("offer_attach", False)
-    return DigitrecApp(**kwargs)
+    return _TestApp(**kwargs)
 
 
 class ScriptedRun:
@@ -108,6 +124,30 @@ async def test_first_screen_welcomes_and_focuses_the_prompt(workdir):
         assert "digits_recognizer" not in app.status_bar.model
         assert "digit_recognizer.h5" in app.status_bar.model
 
+
+async def test_the_first_frame_has_the_welcome_and_the_panels_follow(workdir):
+    """The first frame (Textual's Ready) shows the welcome without waiting for the hidden panels;
+    they mount right after, before any key or command is handled, and then show the project."""
+    from tui.app.widgets.models_panel import ModelsPanel  # noqa: PLC0415
+
+    seen: dict[str, object] = {}
+
+    class Watched(DigitrecApp):
+        def on_ready(self) -> None:  # Textual calls this before DigitrecApp's own on_ready
+            seen["panels"] = len(self.query("#panels TabPane > *"))
+            seen["welcome"] = last_text(self)
+
+    (workdir / "models").mkdir()
+    app = Watched(preload=False, offer_attach=False, models_dir=workdir / "models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")  # a key pressed at once is handled after the panels exist
+        await settle(pilot, lambda: app.panels_ready)
+        assert seen == {"panels": 0, "welcome": last_text(app)} and "Welcome to digitrec" in last_text(app)
+        assert len(app.query("#panels TabPane > *")) == 5
+        assert app.query_one("#panels", TabbedContent).active == "models"
+        assert app.query_one(ModelsPanel).is_attached
+        app.render_mode = "blocks"
+        assert app.samples_panel.mode == app.draw_panel.mode == "blocks"
 
 async def test_without_a_model_the_status_says_how_to_get_one(workdir):
     app = make_app(preload=True)

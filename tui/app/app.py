@@ -9,6 +9,7 @@ training runs in a separate process that the Train panel follows through its eve
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import threading
@@ -78,7 +79,7 @@ def one_line(exc: BaseException) -> str:
 class DigitrecApp(App[int]):
     """Recognise handwritten digits: train, watch, evaluate and use a Keras CNN."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses (tests, probes) live elsewhere
     TITLE = "digitrec"
     HORIZONTAL_BREAKPOINTS = [(0, "-tiny"), (MIN_WIDTH, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_HEIGHT, "-tall")]
@@ -119,6 +120,7 @@ class DigitrecApp(App[int]):
         self._predictor_lock = threading.Lock()
         self._run_ids: list[str] = []
         self._widgets: dict[str, Any] = {}
+        self.panels_ready = False  # True once on_ready has mounted the panels
         self._draw_busy = False
         self._focus_before_small: Any = None
         self._draw_pending: DrawPanel.PredictWanted | None = None
@@ -129,21 +131,20 @@ class DigitrecApp(App[int]):
     # -- layout -----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        if self.size.height < STACKED_PANEL_MIN_HEIGHT and self.size.width < 110:
+            # A stacked panel would leave the log a few lines: start collapsed; F2-F7 bring it up. Set
+            # before anything mounts, so the first screen is styled once, not twice.
+            self.set_reactive(DigitrecApp.panel_shown, False)
+            self.screen.add_class("-panel-hidden")
         yield StatusBar(id="status")
         yield Static("", id="too-small")
         with Horizontal(id="main"):
-            yield ConversationLog(id="log")
+            with ConversationLog(id="log"):
+                yield Turn(None, WELCOME)  # composed, not added later, so that the first frame shows it
+            # The panes start empty: their panels mount just after the first screen (see on_ready).
             with TabbedContent(id="panels", initial="train"):
-                with TabPane("Train F2", id="train"):
-                    yield TrainPanel(id="train-panel", pace=self.pace)
-                with TabPane("Evaluate F3", id="evaluate"):
-                    yield EvaluatePanel(id="evaluate-panel")
-                with TabPane("Samples F4", id="samples"):
-                    yield SamplesPanel(self.samples_dir, id="samples-panel")
-                with TabPane("Models F5", id="models"):
-                    yield ModelsPanel(id="models-panel")
-                with TabPane("Draw F6", id="draw"):
-                    yield DrawPanel(id="draw-panel")
+                for key, pane in enumerate(PANELS, start=2):
+                    yield TabPane(f"{pane.title()} F{key}", id=pane)
         yield PromptInput(
             id="prompt",
             placeholder="type a command: help, train, predict PATH, read PATH, draw, evaluate, samples, models…",
@@ -192,24 +193,37 @@ class DigitrecApp(App[int]):
         return self._widget("#draw-panel", DrawPanel)
 
     def on_mount(self) -> None:
-        for accessor in ("conversation", "prompt", "status_bar", "train_panel", "evaluate_panel", "samples_panel",
-                         "models_panel", "draw_panel"):
-            getattr(self, accessor)
-        self.conversation.add_turn(None, WELCOME)
         self.prompt.focus()
-        if self.size.height < STACKED_PANEL_MIN_HEIGHT and self.size.width < 110:
-            # A stacked panel would leave the log a few lines: start collapsed; F2-F7 bring it up.
-            self.panel_shown = False
         self.status_bar.model = f"model: {self.model_path.name} (not loaded yet)"
         self.set_interval(self.pace.progress_seconds, self._show_run_status, name="run-status")
-        self._refresh_run_list(log=False)
-        self._refresh_models(log=False)
         if self.preload:
             self.run_worker(self._warm_up, thread=True, group="model", exit_on_error=False,
                             description="loading the model")
         if self.offer_attach:
             self.run_worker(self._check_active_runs, thread=True, group="runs", exit_on_error=False,
                             description="looking for runs still training")
+
+    async def on_ready(self) -> None:
+        """Mount the five panels into their panes once the first frame is on screen.
+
+        The first screen (log, welcome, prompt) does not wait for some sixty widgets that are hidden
+        at first. The app handles nothing else from its queue (keys, commands, answers from worker
+        threads) until this returns, so nothing finds a pane empty.
+        """
+        if self._exit or self._closing:  # quit before the first frame: nothing to mount into
+            return
+        panels = {
+            "train": TrainPanel(id="train-panel", pace=self.pace),
+            "evaluate": EvaluatePanel(id="evaluate-panel"),
+            "samples": SamplesPanel(self.samples_dir, id="samples-panel"),
+            "models": ModelsPanel(id="models-panel"),
+            "draw": DrawPanel(id="draw-panel"),
+        }
+        await asyncio.gather(*(self.query_one(f"#{pane}", TabPane).mount(panel) for pane, panel in panels.items()))
+        self.panels_ready = True
+        self.samples_panel.mode = self.draw_panel.mode = self.render_mode
+        self._refresh_run_list(log=False)
+        self._refresh_models(log=False)
 
     def on_resize(self, event: events.Resize) -> None:
         width, height = event.size  # self.size still holds the old size while this runs
@@ -1052,8 +1066,9 @@ class DigitrecApp(App[int]):
             view.mode = mode
         for browser in self.query(MistakeBrowser):
             browser.mode = mode
-        self.samples_panel.mode = mode
-        self.draw_panel.mode = mode
+        if self.panels_ready:
+            self.samples_panel.mode = mode
+            self.draw_panel.mode = mode
 
     async def action_quit(self) -> None:
         state = self.train_panel.state
