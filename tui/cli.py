@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment-shift", type=int, help="random shifts of up to N pixels (0: off)")
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--subset", dest="train_subset", type=int, help="train on the first N images only (quick trials)")
+    train.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+                       help="compute precision while training (default auto: mixed bfloat16 on a CPU with native "
+                            "bf16, float32 elsewhere); the saved model is float32 either way")
     train.add_argument("--output", metavar="PATH", help="where the finished model goes (default: models/digit_recognizer.h5)")
     train.add_argument("--resume", metavar="RUN", help="continue a cancelled or interrupted run from its last checkpoint")
     train.add_argument("--finetune", metavar="FOLDER",
@@ -260,7 +263,7 @@ def _duration(seconds: float) -> str:
 FIXED_ON_RESUME = (("preset", "--preset"), ("epochs", "--epochs"), ("batch_size", "--batch-size"),
                    ("learning_rate", "--lr"), ("lr_schedule", "--lr-schedule"), ("validation_split", "--validation-split"),
                    ("seed", "--seed"), ("augment_shift", "--augment-shift"), ("label_smoothing", "--label-smoothing"),
-                   ("train_subset", "--subset"))
+                   ("train_subset", "--subset"), ("precision", "--precision"))
 
 
 def cmd_train(args) -> int:

@@ -26,6 +26,10 @@ class TrainConfig:
     weight_decay: float = 0.0
     ema: bool = False  # keep an exponential moving average of the weights
     train_subset: int | None = None  # use only the first N training images (tests, quick trials)
+    # Compute precision while training: "auto" trains in mixed bfloat16 on a CPU with native bf16
+    # instructions (AVX512-BF16 or AMX) and in float32 elsewhere; the saved model is float32 either way.
+    precision: str = "auto"
+    steps_per_execution: int = 1  # optimizer steps per call into TensorFlow (less per-step overhead)
     extra: dict[str, Any] = field(default_factory=dict)  # preset-specific knobs for the model
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,6 +60,8 @@ class TrainConfig:
             (0.0 <= self.label_smoothing < 0.5, "label smoothing must be in [0, 0.5)"),
             (self.lr_schedule in SCHEDULES, f"lr schedule must be one of {', '.join(SCHEDULES)}"),
             (self.train_subset is None or self.train_subset >= 20, "train subset must be at least 20 images"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.steps_per_execution >= 1, "steps per execution must be at least 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -67,6 +73,7 @@ class ConfigError(DigitrecError):
 
 
 SCHEDULES = ("constant", "cosine", "onecycle")
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 # Settings a user may override from the command line or the app's train form, with their types.
 OVERRIDABLE: dict[str, type] = {
@@ -79,6 +86,7 @@ OVERRIDABLE: dict[str, type] = {
     "augment_shift": int,
     "label_smoothing": float,
     "train_subset": int,
+    "precision": str,
 }
 
 

@@ -94,7 +94,7 @@ def stop_on_signals(flag: StopFlag):
             signal.signal(sig, old)
 
 
-def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None, log, flag: StopFlag,
+def _make_callback(keras, model_lib, *, writer: runs.EventWriter, reporter: Reporter | None, log, flag: StopFlag,
                    run_dir: Path, cfg: TrainConfig, steps: int, initial_epoch: int, meta: dict[str, Any],
                    summaries: SummaryLog):
     """The Keras callback that records progress, checkpoints, and honours the stop flag."""
@@ -108,6 +108,7 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             self.step_time = None
             self.batch_start = None
             self.epoch_start = time.monotonic()
+            self.last_batch = -1
 
         def emit(self, kind, **data):
             event = writer.emit(kind, **data)
@@ -120,22 +121,27 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             self.epoch = epoch + 1
             self.epoch_start = time.monotonic()
             self.batch_start = time.monotonic()
+            self.last_batch = -1
 
         def on_train_batch_begin(self, batch, logs=None):
             if self.batch_start is None:
                 self.batch_start = time.monotonic()
 
         def on_train_batch_end(self, batch, logs=None):
+            # With steps_per_execution > 1 Keras calls this once per group of steps, with the
+            # index of the group's last step.
             now = time.monotonic()
-            elapsed = now - (self.batch_start or now)
+            done = max(1, batch - getattr(self, "last_batch", -1))
+            self.last_batch = batch
+            elapsed = (now - (self.batch_start or now)) / done
             self.batch_start = now
-            # A moving average of step time; the first (graph-building) step is not typical.
-            if batch > 0:
+            # A moving average of step time; the first (graph-building) call is not typical.
+            if batch + 1 > done:
                 self.step_time = elapsed if self.step_time is None else 0.9 * self.step_time + 0.1 * elapsed
             if flag.is_set():
                 self.on_train_end()
                 raise Cancelled(flag.reason or "stopped")
-            step = batch + 1
+            step = min(batch + 1, steps)  # a last, partial group of steps still ends at the last one
             if now - self.last_emit >= 1.0 / BATCH_EVENTS_PER_SECOND or step == steps:
                 self.last_emit = now
                 logs = logs or {}
@@ -164,7 +170,8 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             )
             log(describe_event(event))
             checkpoint_meta = {**meta, "epochs_run": epoch + 1, "checkpoint": True}
-            save_model(self.model, run_dir / runs.LAST_CHECKPOINT, {**checkpoint_meta, "val_accuracy": val_acc})
+            save_model(model_lib.float32_twin(self.model, cfg), run_dir / runs.LAST_CHECKPOINT,
+                       {**checkpoint_meta, "val_accuracy": val_acc})
             if val_acc is not None and (self.best_val is None or val_acc > self.best_val):
                 self.best_val = val_acc
                 shutil.copyfile(run_dir / runs.LAST_CHECKPOINT, run_dir / f".{runs.BEST_CHECKPOINT}.tmp")
@@ -406,7 +413,9 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     steps = math.ceil(len(x_tr) / cfg.batch_size)
     one_hot = model_lib.uses_one_hot(cfg)
     with model_lib.strategy_scope():  # MirroredStrategy when several GPUs are visible
-        model = model_lib.build_model(cfg)
+        precision = model_lib.training_precision(cfg)  # mixed bfloat16 where the CPU has it natively
+        with model_lib.dtype_policy(precision):
+            model = model_lib.build_model(cfg)
         model_lib.compile_model(model, cfg, steps)
     if initial_epoch:
         with warnings.catch_warnings():
@@ -417,7 +426,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     meta = {
         "preset": cfg.preset, "arch": cfg.arch, "config": cfg.to_dict(), "run_id": run_dir.name,
         "trained_by": "digitrec train", "dataset_sha256": mnist.sha256, "train_size": len(x_tr),
-        "val_size": len(x_val), "versions": library_versions(),
+        "val_size": len(x_val), "versions": library_versions(), "training_precision": precision,
     }
     event = writer.emit(
         "start", run_id=run_dir.name, pid=os.getpid(), config=cfg.to_dict(), output=str(output),
@@ -427,7 +436,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     log(describe_event(event))
     if reporter:
         reporter(event)
-    recorder = _make_callback(keras, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir,
+    recorder = _make_callback(keras, model_lib, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir,
                               cfg=cfg, steps=steps, initial_epoch=initial_epoch, meta=meta,
                               summaries=SummaryLog(run_dir))  # the same curves as TensorBoard event files
     val = pipeline.eval_dataset(x_val, y_val, one_hot=one_hot) if len(x_val) else None
@@ -439,6 +448,10 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
             validation_data=val, callbacks=[recorder], verbose=0,
         )
     train_seconds = time.monotonic() - fit_started
+    float32_model = model_lib.float32_twin(model, cfg)  # what is evaluated, saved and converted
+    if float32_model is not model:
+        with model_lib.strategy_scope():
+            model = model_lib.compile_model(float32_model, cfg, steps)
     note = ""
     if cfg.epochs * steps < model_lib.SHORT_RUN_STEPS:
         sample = pipeline.to_model_input(x_tr[:2048])

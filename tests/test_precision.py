@@ -1,0 +1,117 @@
+"""Training in mixed bfloat16 where the CPU has it, and fewer calls into TensorFlow per step.
+
+A model trained in mixed precision must come out exactly like one trained in float32: its files
+carry no bfloat16 policy, it loads through the safe loader, and its LiteRT file gives the same
+answers. Real training on a small MNIST subset; real ``/proc/cpuinfo``-style files.
+"""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from tui.core import runs
+from tui.core.config import ConfigError, TrainConfig, parse_override, preset_config
+
+
+def _cpuinfo(tmp_path, flags: str):
+    path = tmp_path / "cpuinfo"
+    path.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu sse2 {flags}\n\n", encoding="ascii")
+    return path
+
+
+@pytest.mark.parametrize(("flags", "native"), [
+    ("avx2 avx512f avx512_bf16", True),
+    ("avx2 amx_tile amx_bf16", True),
+    ("avx2 avx512f avx512_vnni", False),  # AVX-512 without its bf16 instructions
+    ("avx2 fma", False),
+])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    from tui.core.model import cpu_has_native_bf16
+
+    assert cpu_has_native_bf16(_cpuinfo(tmp_path, flags)) is native
+
+
+def test_an_unreadable_cpuinfo_means_float32(tmp_path):
+    from tui.core.model import cpu_has_native_bf16
+
+    assert cpu_has_native_bf16(tmp_path / "missing") is False
+
+
+def test_precision_setting_maps_to_a_policy():
+    from tui.core.model import cpu_has_native_bf16, training_precision
+
+    assert training_precision(TrainConfig(precision="float32")) == "float32"
+    assert training_precision(TrainConfig(precision="bfloat16")) == "mixed_bfloat16"
+    expected = "mixed_bfloat16" if cpu_has_native_bf16() else "float32"  # no GPU on these machines
+    assert training_precision(TrainConfig(precision="auto")) == expected
+
+
+def test_precision_is_a_checked_setting():
+    assert parse_override("precision", "float32") == ("precision", "float32")
+    with pytest.raises(ConfigError, match="precision must be one of auto, float32, bfloat16"):
+        preset_config("fast").with_overrides(precision="fp8")
+    with pytest.raises(ConfigError, match="steps per execution"):
+        preset_config("fast").with_overrides(steps_per_execution=0)
+
+
+def test_building_under_a_policy_leaves_the_global_policy_alone():
+    from tui.core import model as model_lib
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+    before = keras.mixed_precision.global_policy().name
+    with model_lib.dtype_policy("mixed_bfloat16"):
+        mixed = model_lib.build_model(preset_config("default"))
+    assert keras.mixed_precision.global_policy().name == before
+    assert mixed.layers[1].dtype_policy.name == "mixed_bfloat16"
+    assert mixed.layers[-1].dtype_policy.name == "float32", "the softmax must stay in float32"
+    twin = model_lib.float32_twin(mixed, preset_config("default"))
+    assert all(layer.dtype_policy.name == "float32" for layer in twin.layers)
+    for a, b in zip(mixed.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    plain = model_lib.build_model(preset_config("default"))
+    assert model_lib.float32_twin(plain, preset_config("default")) is plain
+
+
+def _policies(path):
+    with h5py.File(path, "r") as fh:
+        config = fh.attrs["model_config"]
+    return config if isinstance(config, str) else config.decode()
+
+
+@pytest.mark.slow
+def test_a_bfloat16_run_saves_float32_files_that_predict_like_keras(tmp_path, mnist):
+    from tui.core import pipeline
+    from tui.core.modelfile import load_model, read_metadata
+    from tui.core.inference import Predictor
+    from tui.core.train import run_training
+
+    cfg = preset_config("fast").with_overrides(epochs=1, train_subset=6000, precision="bfloat16",
+                                               steps_per_execution=4)
+    output = tmp_path / "models" / "digit_recognizer.h5"
+    result = run_training(cfg, data=mnist, output=output, run_dir=tmp_path / "run")
+    assert result.status == "done", result.reason
+    assert result.test_accuracy > 0.93, "one epoch of fast on 6,000 images reads 95-96% in float32"
+    assert read_metadata(output)["training_precision"] == "mixed_bfloat16"
+    for path in (output, tmp_path / "run" / runs.LAST_CHECKPOINT, tmp_path / "run" / runs.BEST_CHECKPOINT):
+        text = _policies(path)
+        assert "bfloat16" not in text, f"{path.name} carries a bfloat16 policy"
+    keras_model = load_model(output)
+    x = pipeline.to_model_input(mnist.x_test[:500])
+    expected = np.asarray(keras_model.predict_on_batch(x))
+    lite = Predictor(output, runtime="litert")
+    assert lite.runtime == "LiteRT", "the runtime file written at the end of the run must be current"
+    got = lite.predict_arrays(x)
+    assert np.abs(got - expected).max() < 1e-5
+    assert (expected.argmax(1) == mnist.y_test[:500]).mean() > 0.93
+
+    # With 4 steps per call, progress still counts single steps and reaches the epoch's last one.
+    events = runs.read_events(tmp_path / "run")
+    steps = events[0]["steps_per_epoch"]
+    batches = [e for e in events if e["type"] == "batch"]
+    assert batches and batches[-1]["step"] == steps
+    assert all(1 <= e["step"] <= steps for e in batches)
+    config = json.loads((tmp_path / "run" / runs.CONFIG).read_text())
+    assert config["train"]["precision"] == "bfloat16" and config["train"]["steps_per_execution"] == 4
