@@ -8,7 +8,6 @@ process pool, made with :func:`preprocessing_pool` before any thread starts.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,8 +26,12 @@ def preprocessing_pool(images: int):
     Forking is cheap (the workers share the parent's imports) but unsafe once threads run, so the
     caller makes the pool first; where fork is unavailable (Windows, macOS default) there is none.
     """
+    if images < POOL_MIN_IMAGES:
+        return None
+    import multiprocessing  # noqa: PLC0415 - not for one image
+
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if images < POOL_MIN_IMAGES or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     import tui.core.preprocess  # noqa: F401, PLC0415 - imported once here, not again in every worker
 

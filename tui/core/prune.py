@@ -14,10 +14,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tui.core import runs
 from tui.core.errors import RunError
 from tui.core.modelfile import MODELS_DIR, default_model_path
+
+if TYPE_CHECKING:  # the command line's parser reads DEFAULT_KEEP; only deleting needs the runs module
+    from tui.core import runs
 
 DEFAULT_KEEP = 5  # what `runs --prune` keeps unless told otherwise
 UNFINISHED = ("error", "cancelled", "interrupted", "new")  # what `--failed` selects
@@ -58,6 +61,8 @@ def delete_run(summary: runs.RunSummary, protected: Iterable[Path] = ()) -> int:
 
     Raises :class:`RunError`, deleting nothing, for a run that is training or holds a model in use.
     """
+    from tui.core import runs  # noqa: PLC0415
+
     fresh = runs.summarise(summary.path)  # read again: a run may have started (or resumed) since the listing
     reason = why_kept(fresh, protected)
     if reason:
