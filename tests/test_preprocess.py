@@ -197,3 +197,29 @@ def test_segment_one_digit(digits):
     inputs = segment_digits(1.0 - enlarge(digits[8], 120))
     assert len(inputs) == 1
     assert shape_match(inputs[0], digits[8]) > 0.85
+
+
+def test_shortcuts_give_the_same_numbers_as_the_plain_operations():
+    """Block shrinking and stroke thickening take shortcuts for speed; they must not change a value."""
+    from scipy import ndimage
+
+    from tui.core.preprocess import TARGET_STROKE, _bright_ink, _normalise_stroke, stroke_width
+
+    rng = np.random.default_rng(0)
+    gray = rng.random((101, 67), dtype=np.float32)
+    for k in (1, 2, 3, 5):
+        h, w = gray.shape
+        for dark in (False, True):
+            x = np.pad(1.0 - gray if dark else gray, ((0, -h % k), (0, -w % k)), mode="edge")
+            plain = x.reshape(x.shape[0] // k, k, x.shape[1] // k, k).max(axis=(1, 3))
+            shortcut = _bright_ink(gray, dark, k)
+            assert shortcut.dtype == plain.dtype and np.array_equal(shortcut, plain)
+    crop = (rng.random((40, 30)) > 0.97).astype(np.float32) * rng.random((40, 30), dtype=np.float32)
+    cross = ndimage.generate_binary_structure(2, 1)
+    for radius in range(1, 8):
+        plain = np.pad(crop, radius)
+        for step in range(radius):  # cross and square steps in turn
+            plain = ndimage.grey_dilation(plain, size=(3, 3)) if step % 2 else ndimage.grey_dilation(plain, footprint=cross)
+        # The scale at which these strokes are thin enough to be thickened by `radius` pixels.
+        scale = TARGET_STROKE / 2 / (radius + stroke_width(crop > 0.5) / 2)
+        assert np.array_equal(_normalise_stroke(crop, scale), plain)
