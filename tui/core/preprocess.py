@@ -85,6 +85,14 @@ class InkMap:
     threshold: float
 
 
+def import_lazy_parts() -> None:
+    """Import the parts of scikit-image that the analysis loads only when an image needs them (one
+    image should not pay for them): done before forking workers, it is not done again in each."""
+    from skimage.draw import line  # noqa: F401, PLC0415
+    from skimage.filters import apply_hysteresis_threshold, threshold_otsu  # noqa: F401, PLC0415
+    from skimage.transform import hough_line, hough_line_peaks  # noqa: F401, PLC0415
+
+
 def preprocess_path(path: str | os.PathLike) -> Preprocessed:
     """Read an image file and prepare it for the model; raises ImageError with a one-line reason."""
     path = Path(path)
