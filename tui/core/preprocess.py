@@ -296,7 +296,9 @@ def connected_components(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[int, 
 
 def digit_ink(inkmap: InkMap, pieces) -> np.ndarray:
     """The ink of the chosen pieces (labels 1..k) alone: specks and paper texture set to zero."""
-    chosen = np.isin(inkmap.labels, list(pieces))
+    wanted = np.zeros(len(inkmap.boxes) + 1, dtype=bool)
+    wanted[list(pieces)] = True
+    chosen = wanted[inkmap.labels]
     # Grown a little so the anti-aliased rims of strokes survive, but never into another piece.
     grow = max(1, round(max(inkmap.ink.shape) / 150))
     near = ndimage.binary_dilation(chosen, iterations=grow) & ((inkmap.labels == 0) | chosen)
@@ -333,7 +335,7 @@ def _background(x: np.ndarray) -> np.ndarray:
     grid = ndimage.grey_opening(grid, size=(3, 3), mode="nearest")
     # Bilinear interpolation back to full size (Pillow's resize is several times faster than ndimage.zoom here).
     up = Image.fromarray(grid).resize((grid.shape[1] * block, grid.shape[0] * block), Image.Resampling.BILINEAR)
-    return np.asarray(up, dtype=np.float32)[block:block + h, block:block + w]
+    return np.asarray(up.crop((block, block, block + w, block + h)), dtype=np.float32)
 
 
 def _pad_linear(grid: np.ndarray) -> np.ndarray:
@@ -386,9 +388,10 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
     accumulator, thetas, dists = hough_line(mask, theta=angles)
     peaks = hough_line_peaks(accumulator, thetas, dists, num_peaks=10, threshold=0.25 * min(h, w))
     ys, xs = np.ogrid[0:h, 0:w]  # a column and a row: distances broadcast, no full-size grids
+    ink_y, ink_x = np.nonzero(mask)
     lines = []
     for _, theta, dist in zip(*peaks):
-        theta, dist = _fit_line(mask, xs, ys, theta, dist, width)
+        theta, dist = _fit_line(ink_y, ink_x, theta, dist, width)
         near = np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= width / 2 + 1.5
         near_y, near_x = np.nonzero(near)
         along = -near_x * np.sin(theta) + near_y * np.cos(theta)
@@ -432,12 +435,13 @@ def _segment(theta: float, length: int) -> np.ndarray:
     return se
 
 
-def _fit_line(mask, xs, ys, theta: float, dist: float, width: float) -> tuple[float, float]:
-    """Refine a Hough peak (1 degree bins) to the ink near it: a thin line 500 px long needs better."""
-    near = mask & (np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= width + 3.0)
+def _fit_line(ink_y, ink_x, theta: float, dist: float, width: float) -> tuple[float, float]:
+    """Refine a Hough peak (1 degree bins) to the ink (pixels at ``ink_y``, ``ink_x``) near it: a
+    thin line 500 px long needs better."""
+    near = np.abs(ink_x * np.cos(theta) + ink_y * np.sin(theta) - dist) <= width + 3.0
     if near.sum() < 3:
         return theta, dist
-    py, px = (index.astype(np.float64) for index in np.nonzero(near))
+    px, py = ink_x[near].astype(np.float64), ink_y[near].astype(np.float64)
     cx, cy = px.mean(), py.mean()
     cov = np.cov(np.stack([px - cx, py - cy]))
     _, vecs = np.linalg.eigh(cov)
