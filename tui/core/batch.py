@@ -9,12 +9,15 @@ process pool, made with :func:`preprocessing_pool` before any thread starts.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tui.core.errors import ImageError
 from tui.core.inference import Prediction, Predictor, prepare
+
+_prepare = functools.partial(prepare, preview=False)
 
 BATCH_SIZE = 64
 # Fewer images than this are done before a pool's workers would have paid for themselves.
@@ -42,7 +45,8 @@ def preprocessing_pool(images: int):
 
 def stream_predictions(predictor: Predictor, collected: Iterable[tuple[Path, ImageError | None]],
                        batch_size: int = BATCH_SIZE, pool=None) -> Iterator[Prediction]:
-    """Predictions for ``collect_images`` entries, in order, ``batch_size`` images at a time.
+    """Predictions for ``collect_images`` entries, in order, ``batch_size`` images at a time, without
+    previews of the images (``gray``): a pool's workers need not send them back.
 
     With ``pool`` (see :func:`preprocessing_pool`) each batch is preprocessed by its workers, and the
     next batch is already under way while one is predicted and handed on: two batches at most.
@@ -78,12 +82,12 @@ def _start(work: Prediction | list[Path], pool):
     """Set a pool's workers preparing a batch; without a pool it is prepared when it is finished."""
     if isinstance(work, Prediction) or pool is None:
         return work, None
-    return work, pool.map_async(prepare, work, chunksize=max(1, len(work) // 16))
+    return work, pool.map_async(_prepare, work, chunksize=max(1, len(work) // 16))
 
 
 def _finish(predictor: Predictor, started) -> list[Prediction]:
     work, preparing = started
     if isinstance(work, Prediction):
         return [work]
-    prepared = preparing.get() if preparing is not None else map(prepare, work)
+    prepared = preparing.get() if preparing is not None else map(_prepare, work)
     return predictor.predict_prepared(list(zip(work, prepared)))

@@ -168,15 +168,16 @@ class Predictor:
         return results
 
 
-def prepare(path: str | os.PathLike):
-    """Read and preprocess one image: a ``Preprocessed``, or the one-line reason it failed.
+def prepare(path: str | os.PathLike, preview: bool = True):
+    """Read and preprocess one image: a ``Preprocessed`` (with a preview unless ``preview`` is false),
+    or the one-line reason it failed.
 
     A plain function of the path, so a process pool can run it for a large folder.
     """
     from tui.core.preprocess import preprocess_path  # noqa: PLC0415
 
     try:
-        return preprocess_path(path)
+        return preprocess_path(path, preview)
     except ImageError as exc:
         return _naming(path, exc)
     except Exception as exc:  # an image library failure must not stop the batch

@@ -67,10 +67,10 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """One image ready for the model, with a small copy of the source for previews."""
+    """One image ready for the model, with a small copy of the source for previews (unless not wanted)."""
 
     input28: np.ndarray
-    gray: np.ndarray
+    gray: np.ndarray | None
     path: Path
 
 
@@ -93,12 +93,15 @@ def import_lazy_parts() -> None:
     from skimage.transform import hough_line, hough_line_peaks  # noqa: F401, PLC0415
 
 
-def preprocess_path(path: str | os.PathLike) -> Preprocessed:
-    """Read an image file and prepare it for the model; raises ImageError with a one-line reason."""
+def preprocess_path(path: str | os.PathLike, preview: bool = True) -> Preprocessed:
+    """Read an image file and prepare it for the model; raises ImageError with a one-line reason.
+
+    ``preview=False`` leaves out the small copy of the source (``gray`` is None).
+    """
     path = Path(path)
     gray = to_grayscale(open_image(path))
     input28 = preprocess_gray(gray)
-    return Preprocessed(input28=input28, gray=_shrink(gray, PREVIEW_SIDE), path=path)
+    return Preprocessed(input28=input28, gray=_shrink(gray, PREVIEW_SIDE) if preview else None, path=path)
 
 
 def preprocess_image(img: Image.Image) -> np.ndarray:
