@@ -47,8 +47,11 @@ def _worker_train(preset: str, seed: int, quick: bool, out: Path) -> None:
     if result.status != "done":
         raise SystemExit(f"{preset} seed {seed}: {result.status}: {result.reason}")
     done = [e for e in runs.read_events(work / "run") if e["type"] == "done"][-1]
+    from tui.core.modelfile import read_metadata  # noqa: PLC0415
+
+    precision = read_metadata(model_path).get("training_precision")
     row = {
-        "preset": preset, "seed": seed, "config": cfg.to_dict(),
+        "preset": preset, "seed": seed, "config": cfg.to_dict(), "training_precision": precision,
         "train_seconds": done.get("train_seconds", result.seconds), "total_seconds": round(total, 2),
         "test_accuracy": result.test_accuracy, "best_val_accuracy": result.best_val_accuracy,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -162,7 +165,7 @@ def _spread(values: list[float]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3, help="seeds for classic, fast and default")
-    ap.add_argument("--best-seeds", type=int, default=1, help="seeds for best (slow)")
+    ap.add_argument("--best-seeds", type=int, default=None, help="seeds for best (slow; default: as --seeds)")
     ap.add_argument("--presets", default="classic,fast,default,best")
     ap.add_argument("--quick", action="store_true", help="1 epoch on 3000 images: checks the harness, not the models")
     ap.add_argument("--worker", nargs=2, metavar=("PRESET", "SEED"), help=argparse.SUPPRESS)
@@ -178,7 +181,8 @@ def main() -> int:
 
     presets = args.presets.split(",")
     plan = [(p, s) for s in range(args.seeds) for p in presets if p != "best"]
-    plan += [("best", s) for s in range(args.best_seeds) if "best" in presets]
+    best_seeds = args.seeds if args.best_seeds is None else args.best_seeds
+    plan += [("best", s) for s in range(best_seeds) if "best" in presets]
     rows = []
     for preset, seed in plan:
         print(f"training {preset} seed {seed} ...", flush=True)
