@@ -29,6 +29,7 @@ VARIANTS = {
     "steps_per_execution 8": {"spe": 8},
     "batch 256 + steps_per_execution 8": {"batch": 256, "spe": 8},
     "batch 256 + bf16 + steps_per_execution 8": {"batch": 256, "spe": 8, "policy": "mixed_bfloat16"},
+    "steps_per_execution 4": {"spe": 4},
     "bf16 + steps_per_execution 4": {"spe": 4, "policy": "mixed_bfloat16"},
     "batch 256 + bf16 + steps_per_execution 4": {"batch": 256, "spe": 4, "policy": "mixed_bfloat16"},
     "fast: bf16 + steps_per_execution 4": {"preset": "fast", "spe": 4, "policy": "mixed_bfloat16"},

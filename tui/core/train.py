@@ -94,10 +94,11 @@ def stop_on_signals(flag: StopFlag):
             signal.signal(sig, old)
 
 
-def _make_callback(keras, model_lib, *, writer: runs.EventWriter, reporter: Reporter | None, log, flag: StopFlag,
+def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None, log, flag: StopFlag,
                    run_dir: Path, cfg: TrainConfig, steps: int, initial_epoch: int, meta: dict[str, Any],
                    summaries: SummaryLog):
     """The Keras callback that records progress, checkpoints, and honours the stop flag."""
+    from tui.core import model as model_lib  # noqa: PLC0415 - imports TensorFlow, as the caller has
 
     class RunRecorder(keras.callbacks.Callback):
         def __init__(self):
@@ -436,7 +437,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     log(describe_event(event))
     if reporter:
         reporter(event)
-    recorder = _make_callback(keras, model_lib, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir,
+    recorder = _make_callback(keras, writer=writer, reporter=reporter, log=log, flag=flag, run_dir=run_dir,
                               cfg=cfg, steps=steps, initial_epoch=initial_epoch, meta=meta,
                               summaries=SummaryLog(run_dir))  # the same curves as TensorBoard event files
     val = pipeline.eval_dataset(x_val, y_val, one_hot=one_hot) if len(x_val) else None
