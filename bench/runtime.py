@@ -36,6 +36,8 @@ RUNTIMES = ("litert", "tensorflow")
 APP_PROBE = """
 import sys, time
 from pathlib import Path
+from tui.cli import one_blas_thread
+one_blas_thread()  # as `digitrec app` does before the app's modules load
 from tui.app.app import DigitrecApp
 from tui.app.messages import ModelStatus
 

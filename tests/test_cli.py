@@ -230,3 +230,27 @@ def test_runs_compare_and_prune_on_two_real_runs(cli_env, tmp_path):
     assert f"deleted {older['run_id']}" in pruned and "deleted 1 run, freed" in pruned
     assert [r.name for r in (tmp_path / "runs").iterdir() if not r.name.startswith(".")] == [newer["run_id"]]
     assert (models / "a.h5").exists() and (models / "b.h5").exists()  # models are never touched
+
+
+def test_light_commands_keep_numpys_blas_to_one_thread(tmp_path):
+    """predict (and evaluate and the app, through the same helper) set OPENBLAS_NUM_THREADS=1 before numpy loads.
+
+    Setting it only helps if numpy is not imported yet, so importing the command line must not
+    import numpy (or anything that does).
+    """
+    probe = (
+        "import os, sys\n"
+        "import tui.cli as cli\n"
+        "assert 'numpy' not in sys.modules, 'importing the command line loaded numpy'\n"
+        "cli.main(['predict', '--json', sys.argv[1]])\n"
+        "print('BLAS', os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+    )
+    image = str(ROOT / "sample_images" / "7_mnist_01.png")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", probe, image], env=env, cwd=ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "BLAS 1"
+    out = subprocess.run([sys.executable, "-c", probe, image], env={**env, "OPENBLAS_NUM_THREADS": "2"}, cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().splitlines()[-1] == "BLAS 2"

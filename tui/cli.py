@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_app(args) -> int:
+    one_blas_thread()  # the app's own numpy work is small; its first screen comes sooner
     from tui.app.app import run_app
 
     return run_app(model=getattr(args, "model", None), data=getattr(args, "data", None),
@@ -507,6 +508,7 @@ def cmd_stop(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    one_blas_thread()  # evaluation runs on LiteRT (or TensorFlow's own threads), not numpy's BLAS
     from tui.core.evaluate import evaluate
 
     tty = sys.stderr.isatty() and not args.json
@@ -572,11 +574,19 @@ def format_report(report, worst: int) -> str:
 PROGRESS_MIN_IMAGES = 50  # below this a folder is done before a progress bar would help
 
 
-def cmd_predict(args) -> int:
-    # Prediction does no linear algebra of size; the BLAS that numpy and SciPy load would otherwise
-    # start a thread per core as they are imported, each spinning for a while: about 0.2 s of CPU
-    # in a 0.4 s command. Set before numpy is first imported; a value the user set is kept.
+def one_blas_thread() -> None:
+    """Keep numpy's BLAS to one thread in commands that do no linear algebra of size.
+
+    The BLAS that numpy and SciPy load starts a thread per core as they are imported, each spinning
+    for a while: about 0.2 s of CPU in a 0.4 s command. Call before numpy is first imported; a
+    value the user set is kept. Training processes started from the app inherit it, harmlessly:
+    TensorFlow computes with its own thread pools, not numpy's BLAS.
+    """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def cmd_predict(args) -> int:
+    one_blas_thread()  # prediction and preprocessing do no linear algebra of size
     from tui.core.batch import preprocessing_pool, stream_predictions
     from tui.core.images import collect_images
     from tui.core.inference import Predictor
