@@ -109,7 +109,17 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             self.step_time = None
             self.batch_start = None
             self.epoch_start = time.monotonic()
-            self.last_batch = -1
+            self.last_batch = -1  # the last step Keras reported in this epoch
+            self.twin = None
+
+        def float32_model(self):
+            """The model as it is saved: itself, or (trained in mixed precision) one float32 twin
+            built at the first checkpoint and given the current weights at each later one."""
+            if self.twin is None:
+                self.twin = model_lib.float32_twin(self.model, cfg)
+            elif self.twin is not self.model:
+                self.twin.set_weights(self.model.get_weights())
+            return self.twin
 
         def emit(self, kind, **data):
             event = writer.emit(kind, **data)
@@ -132,12 +142,12 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             # With steps_per_execution > 1 Keras calls this once per group of steps, with the
             # index of the group's last step.
             now = time.monotonic()
-            done = max(1, batch - getattr(self, "last_batch", -1))
+            first = self.last_batch < 0
+            elapsed = (now - (self.batch_start or now)) / max(1, batch - self.last_batch)
             self.last_batch = batch
-            elapsed = (now - (self.batch_start or now)) / done
             self.batch_start = now
-            # A moving average of step time; the first (graph-building) call is not typical.
-            if batch + 1 > done:
+            # A moving average of step time; an epoch's first (graph-building) call is not typical.
+            if not first:
                 self.step_time = elapsed if self.step_time is None else 0.9 * self.step_time + 0.1 * elapsed
             if flag.is_set():
                 self.on_train_end()
@@ -171,8 +181,7 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             )
             log(describe_event(event))
             checkpoint_meta = {**meta, "epochs_run": epoch + 1, "checkpoint": True}
-            save_model(model_lib.float32_twin(self.model, cfg), run_dir / runs.LAST_CHECKPOINT,
-                       {**checkpoint_meta, "val_accuracy": val_acc})
+            save_model(self.float32_model(), run_dir / runs.LAST_CHECKPOINT, {**checkpoint_meta, "val_accuracy": val_acc})
             if val_acc is not None and (self.best_val is None or val_acc > self.best_val):
                 self.best_val = val_acc
                 shutil.copyfile(run_dir / runs.LAST_CHECKPOINT, run_dir / f".{runs.BEST_CHECKPOINT}.tmp")
@@ -449,7 +458,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
             validation_data=val, callbacks=[recorder], verbose=0,
         )
     train_seconds = time.monotonic() - fit_started
-    float32_model = model_lib.float32_twin(model, cfg)  # what is evaluated, saved and converted
+    float32_model = recorder.float32_model()  # what is evaluated, saved and converted
     if float32_model is not model:
         with model_lib.strategy_scope():
             model = model_lib.compile_model(float32_model, cfg, steps)
