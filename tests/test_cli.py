@@ -254,3 +254,27 @@ def test_light_commands_keep_numpys_blas_to_one_thread(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe, image], env={**env, "OPENBLAS_NUM_THREADS": "2"}, cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().splitlines()[-1] == "BLAS 2"
+
+
+def test_numpy_developer_tools_still_work_once_deferred():
+    """`defer_numpy_dev_modules` only postpones them: the first use runs the real module."""
+    code = """
+import sys
+from tui.cli import NUMPY_DEV_MODULES, defer_numpy_dev_modules
+defer_numpy_dev_modules()
+from scipy import ndimage
+import numpy as np
+assert all(name in sys.modules for name in NUMPY_DEV_MODULES)
+assert "numpy.testing._private" not in sys.modules and "numpy.f2py.crackfortran" not in sys.modules
+np.testing.assert_array_equal(ndimage.label(np.ones((2, 2)))[0], np.ones((2, 2)))
+from numpy.testing import assert_allclose
+assert_allclose(1.0, 1.0)
+import numpy.f2py
+assert callable(numpy.f2py.run_main) and sys.modules["numpy.testing"] is np.testing
+defer_numpy_dev_modules()  # once loaded, left alone
+assert type(np.testing) is type(sys)
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
