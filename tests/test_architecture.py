@@ -34,3 +34,15 @@ def test_help_imports_no_tensorflow():
     assert proc.returncode == 0
     assert "usage: digitrec" in proc.stdout
     assert "tensorflow" not in proc.stderr
+
+
+def test_predicting_one_image_imports_only_what_it_uses():
+    """One JPEG: Pillow's decoders for the formats we read, not all its plugins; numpy's developer
+    tools (which SciPy's import touches) left unexecuted; no TensorFlow."""
+    code = ("import sys\nfrom tui.cli import main\n"
+            "assert main(['predict', 'sample_images/7_photo_01.jpg']) == 0\nprint(file=sys.stderr)")
+    mods = _modules_after(code)
+    assert "PIL.JpegImagePlugin" in mods and "PIL.EpsImagePlugin" not in mods, "Image.init() imports every plugin"
+    assert "numpy.testing" in mods and "numpy.testing._private" not in mods
+    assert "numpy.f2py" in mods and "numpy.f2py.crackfortran" not in mods
+    assert not {"tensorflow", "keras"} & mods

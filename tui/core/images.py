@@ -6,7 +6,10 @@ Pillow or OS errors never escape.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
+import importlib
 import math
 import os
 import threading
@@ -22,6 +25,8 @@ from tui.core.formats import IMAGE_SUFFIXES
 # Only the decoders we need (phone JPEGs that are really MPO come through "JPEG"): Pillow's rarer
 # plugins stay unreachable (EPS runs Ghostscript, for one).
 PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "WEBP", "TIFF", "PPM")
+# The Pillow plugins that register those formats (BMP's registers DIB too).
+_PILLOW_PLUGINS = ("Png", "Jpeg", "Bmp", "Gif", "WebP", "Tiff", "Ppm")
 MAX_PIXELS = 40_000_000
 _SUFFIX_LIST = ", ".join(IMAGE_SUFFIXES[:4]) + ", ..."
 _CONVERT_HINT = "convert it to PNG or JPEG"
@@ -75,10 +80,25 @@ def _missing(path: Path) -> str:
     return f"{path} does not exist; check the path"
 
 
+@functools.cache
+def _register_decoders() -> None:
+    """Import the plugins of ``PILLOW_FORMATS``, and only those.
+
+    ``Image.open`` calls ``Image.init()``, which imports all of Pillow's forty-odd plugins (some
+    0.03 s of a cold process), as soon as one of the formats it is asked to try is not registered
+    yet; for a file of any format but PNG one is. Importing a plugin registers its formats, as
+    Pillow's own ``preinit`` does; one that is missing is left to ``Image.init()`` as before.
+    """
+    for name in _PILLOW_PLUGINS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(f"PIL.{name}ImagePlugin")
+
+
 def open_image(path: str | os.PathLike) -> Image.Image:
     """Fully decode one image file: EXIF orientation applied, first frame of an animation."""
     path = Path(path)
     _check_file(path)
+    _register_decoders()
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its two bomb limits; a warning is as much a refusal as the error.
