@@ -36,6 +36,14 @@ def test_help_imports_no_tensorflow():
     assert "tensorflow" not in proc.stderr
 
 
+def test_app_first_screen_waits_for_no_panel_module():
+    """The panels mount after the first frame, so their modules (plotext among them) load then too."""
+    mods = _modules_after("import tui.app.app")
+    late = {"plotext", "tui.core.compare", "tui.app.widgets.train_panel", "tui.app.widgets.evaluate_panel",
+            "tui.app.widgets.models_panel", "tui.app.widgets.draw_panel"}
+    assert not late & mods
+
+
 def test_predicting_one_image_imports_only_what_it_uses():
     """One JPEG: Pillow's decoders for the formats we read, not all its plugins; numpy's developer
     tools (which SciPy's import touches) left unexecuted; no TensorFlow."""

@@ -15,7 +15,7 @@ import shlex
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
@@ -34,19 +34,25 @@ from tui.app.messages import CommandRequested, ModelStatus
 from tui.app.screens.confirm import AttachScreen, QuitScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.conversation import ConversationLog, Turn
-from tui.app.widgets.draw_panel import DrawPanel
-from tui.app.widgets.evaluate_panel import EvaluatePanel, MistakeBrowser, summary_text
 from tui.app.widgets.explanation import ExplanationView
 from tui.app.widgets.fitted import FittedView
-from tui.app.widgets.models_panel import ModelsPanel
 from tui.app.widgets.number import NumberView
 from tui.app.widgets.prediction import PredictionView, verdict
 from tui.app.widgets.prompt import CommandSuggester, PromptInput
 from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel, short_path
 from tui.app.widgets.status_bar import StatusBar
-from tui.app.widgets.train_panel import TrainPanel, describe_run
 from tui.core.errors import DigitrecError, ImageError, RunError
 from tui.core.modelfile import MODELS_DIR, default_model_path
+
+if TYPE_CHECKING:
+    from tui.app.widgets.draw_panel import DrawPanel
+    from tui.app.widgets.evaluate_panel import EvaluatePanel
+    from tui.app.widgets.models_panel import ModelsPanel
+    from tui.app.widgets.train_panel import TrainPanel
+
+# The Train, Evaluate, Models and Draw panels' modules (plotext among them) are imported where they
+# are used, after the first frame: the panels mount then (see on_ready), and the first screen does
+# not wait for their imports either.
 
 MIN_WIDTH, MIN_HEIGHT = 60, 20
 # Below this height a panel stacked under the log leaves the log too few lines to read an answer.
@@ -174,10 +180,14 @@ class DigitrecApp(App[int]):
 
     @property
     def train_panel(self) -> TrainPanel:
+        from tui.app.widgets.train_panel import TrainPanel  # noqa: PLC0415
+
         return self._widget("#train-panel", TrainPanel)
 
     @property
     def evaluate_panel(self) -> EvaluatePanel:
+        from tui.app.widgets.evaluate_panel import EvaluatePanel  # noqa: PLC0415
+
         return self._widget("#evaluate-panel", EvaluatePanel)
 
     @property
@@ -186,10 +196,14 @@ class DigitrecApp(App[int]):
 
     @property
     def models_panel(self) -> ModelsPanel:
+        from tui.app.widgets.models_panel import ModelsPanel  # noqa: PLC0415
+
         return self._widget("#models-panel", ModelsPanel)
 
     @property
     def draw_panel(self) -> DrawPanel:
+        from tui.app.widgets.draw_panel import DrawPanel  # noqa: PLC0415
+
         return self._widget("#draw-panel", DrawPanel)
 
     def on_mount(self) -> None:
@@ -212,6 +226,11 @@ class DigitrecApp(App[int]):
         """
         if self._exit or self._closing:  # quit before the first frame: nothing to mount into
             return
+        from tui.app.widgets.draw_panel import DrawPanel  # noqa: PLC0415
+        from tui.app.widgets.evaluate_panel import EvaluatePanel  # noqa: PLC0415
+        from tui.app.widgets.models_panel import ModelsPanel  # noqa: PLC0415
+        from tui.app.widgets.train_panel import TrainPanel  # noqa: PLC0415
+
         panels = {
             "train": TrainPanel(id="train-panel", pace=self.pace),
             "evaluate": EvaluatePanel(id="evaluate-panel"),
@@ -587,6 +606,8 @@ class DigitrecApp(App[int]):
                 raise ImageError("nothing to explain: the canvas is empty; draw a digit first (`draw`)")
             return "pixels", list(self.draw_panel.canvas.sketch.pixels), "the drawing"
         if target == "mistake":
+            from tui.app.widgets.evaluate_panel import MistakeBrowser  # noqa: PLC0415
+
             browser = self.evaluate_panel.query_one(MistakeBrowser)
             if not browser.mistakes:
                 raise ImageError("no mistakes to explain yet; run `evaluate` first")
@@ -678,8 +699,9 @@ class DigitrecApp(App[int]):
         side = int(round(len(pixels) ** 0.5))
         return preprocess_gray(np.asarray(pixels, dtype=np.float32).reshape(side, side))
 
-    @on(DrawPanel.PredictWanted)
-    def _predict_drawing_live(self, message: DrawPanel.PredictWanted) -> None:
+    # Handlers of the panels' messages go by Textual's naming convention, not @on(Panel.Message):
+    # the decorator would import the panel's module with this one.
+    def on_draw_panel_predict_wanted(self, message: DrawPanel.PredictWanted) -> None:
         """Predict the drawing in a worker, one at a time: requests that come meanwhile keep only the newest."""
         message.stop()
         if self._draw_busy:
@@ -709,7 +731,7 @@ class DigitrecApp(App[int]):
         self._draw_busy = False
         pending, self._draw_pending = self._draw_pending, None
         if pending is not None:
-            self._predict_drawing_live(pending)
+            self.on_draw_panel_predict_wanted(pending)
 
     # -- evaluating -------------------------------------------------------------------------------
 
@@ -724,6 +746,7 @@ class DigitrecApp(App[int]):
         limit = command.options.get("limit")
 
         def work() -> None:
+            from tui.app.widgets.evaluate_panel import EvaluatePanel  # noqa: PLC0415
             from tui.core.evaluate import evaluate  # noqa: PLC0415
 
             def progress(done: int, total: int) -> None:
@@ -740,6 +763,8 @@ class DigitrecApp(App[int]):
         self._in_thread(turn, "evaluate", "evaluating on the test set", work)
 
     def _show_report(self, report: Any, turn: Turn) -> None:
+        from tui.app.widgets.evaluate_panel import summary_text  # noqa: PLC0415
+
         self.evaluate_panel.show_report(report)
         worst = sorted(report.per_class, key=lambda row: row["f1"])[:3]
         hardest = ", ".join(f"{row['digit']} (f1 {row['f1']:.3f})" for row in worst)
@@ -808,6 +833,8 @@ class DigitrecApp(App[int]):
             text = (f"{verb}: run {state.run_id} fine-tunes the model in its own process (Train panel, F2); it "
                     "replaces the model only if MNIST test accuracy holds")
         else:
+            from tui.app.widgets.train_panel import describe_run  # noqa: PLC0415
+
             text = f"following {describe_run(state)}"
         turn.answer(text)
         self._refresh_run_list(log=False)
@@ -944,8 +971,7 @@ class DigitrecApp(App[int]):
         self.push_screen(ConfirmScreen(question, "Delete (y)", "Keep (n)", id="delete-screen", yes_variant="error",
                                        focus_no=True), answered)
 
-    @on(TrainPanel.RunEnded)
-    def _run_ended(self, message: TrainPanel.RunEnded) -> None:
+    def on_train_panel_run_ended(self, message: TrainPanel.RunEnded) -> None:  # named, not @on: see above
         state = message.state
         failed = state.status in ("error", "lost")
         if state.status == "done" and state.previous_model:
@@ -968,6 +994,8 @@ class DigitrecApp(App[int]):
 
     def _add_run_turn(self, state: Any, failed: bool, warning: str | None) -> None:
         """The turn that says how a followed run ended; a model worse than the one it replaced says so."""
+        from tui.app.widgets.train_panel import describe_run  # noqa: PLC0415
+
         text = Text(describe_run(state), style="bold red" if failed else "")
         if warning:
             text.append(f"\nnote: {warning}", style="bold yellow")
@@ -977,6 +1005,8 @@ class DigitrecApp(App[int]):
         self._unless_closing(self._set_run_status)
 
     def _set_run_status(self) -> None:
+        from tui.app.widgets.train_panel import describe_run  # noqa: PLC0415
+
         state = self.train_panel.state
         self.status_bar.run = describe_run(state) if state is not None and state.active else ""
 
@@ -1064,9 +1094,11 @@ class DigitrecApp(App[int]):
     def watch_render_mode(self, mode: str) -> None:
         for view in self.query(FittedView):  # predictions, numbers and explanations alike
             view.mode = mode
-        for browser in self.query(MistakeBrowser):
-            browser.mode = mode
-        if self.panels_ready:
+        if self.panels_ready:  # before, there are no panels and no mistakes to browse
+            from tui.app.widgets.evaluate_panel import MistakeBrowser  # noqa: PLC0415
+
+            for browser in self.query(MistakeBrowser):
+                browser.mode = mode
             self.samples_panel.mode = mode
             self.draw_panel.mode = mode
 
@@ -1089,6 +1121,8 @@ class DigitrecApp(App[int]):
             self.exit(0)
 
         if not isinstance(self.screen, QuitScreen):
+            from tui.app.widgets.train_panel import describe_run  # noqa: PLC0415
+
             self.push_screen(QuitScreen(describe_run(state)), answered)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.core.compare import MAX_RUNS as MAX_COMPARED
 from tui.core.config import ConfigError, parse_override, preset_config
 from tui.core.errors import DigitrecError
 from tui.core.presets import DEFAULT_PRESET, PRESETS
@@ -242,6 +241,8 @@ def _evaluate(name: str, rest: list[str]) -> Command:
 
 def _compare(name: str, rest: list[str]) -> Command:
     # No runs: the ones marked in the runs table (the app knows them); otherwise 2 to 6 runs.
+    from tui.core.compare import MAX_RUNS as MAX_COMPARED  # noqa: PLC0415 - not at start-up: it imports the run store
+
     if len(rest) == 1 or len(rest) > MAX_COMPARED:
         raise CommandError(f"`compare` takes 2 to {MAX_COMPARED} runs, not {len(rest)}; usage: {COMMANDS[name].usage}")
     return Command(name, tuple(rest))
