@@ -381,11 +381,12 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
     rest of the ink at both ends: the stem of a 9 or the bar of a 7 in a tight crop ends where
     the digit does, a crease or the edge of a form's cell does not.
     """
-    from skimage.transform import hough_line, hough_line_peaks  # noqa: PLC0415
-
     h, w = mask.shape
     if min(h, w) < 16 or not _borders_touched(mask):
         return mask  # such a line runs off the image at one end at least
+    # Imported here, past the early return: it brings scipy.spatial and scipy.linalg (about 0.1 s of a
+    # cold process), which most images never need.
+    from skimage.transform import hough_line, hough_line_peaks  # noqa: PLC0415
     width = max(1.0, stroke_width(mask))
     angles = np.linspace(-np.pi / 2, np.pi / 2, 180, endpoint=False)
     accumulator, thetas, dists = hough_line(mask, theta=angles)
