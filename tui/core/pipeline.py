@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from tui.core.config import TrainConfig
@@ -25,15 +23,11 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
     shift = int(cfg.augment_shift)
     rotate = float(cfg.extra.get("augment_rotate", 0.0))  # degrees, either way
     zoom = float(cfg.extra.get("augment_zoom", 0.0))  # relative, either way
-    elastic = float(cfg.extra.get("augment_elastic", 0.0))  # share of images elastically distorted
 
     def prepare(images, labels):
         images = tf.cast(images, tf.float32) / 255.0
         if rotate or zoom:
             images = _rotate_zoom(tf, images, rotate, zoom)
-        if elastic:
-            images = _elastic(tf, images, elastic, float(cfg.extra.get("elastic_alpha", ELASTIC_ALPHA)),
-                              float(cfg.extra.get("elastic_sigma", ELASTIC_SIGMA)))
         if shift:
             padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
             n = tf.shape(images)[0]
@@ -71,45 +65,6 @@ def _rotate_zoom(tf, images, degrees: float, zoom: float):
         images=images, transforms=transforms, output_shape=tf.constant([28, 28]),
         fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="CONSTANT",
     )
-
-
-# Simard, Steinkraus and Platt (2003): a random displacement field smoothed by a Gaussian of
-# ``sigma`` pixels and scaled by ``alpha``; 34 and 4 move strokes by about 1.5 px, bending them.
-ELASTIC_ALPHA = 34.0
-ELASTIC_SIGMA = 4.0
-
-
-def _elastic(tf, images, share: float, alpha: float, sigma: float):
-    """Elastic distortion of a random ``share`` of the batch: each pixel samples the input at its own
-    position plus a smooth random displacement (bilinear, zero outside), the way handwriting varies.
-    """
-    n = tf.shape(images)[0]
-    radius = int(math.ceil(3 * sigma))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    taps = (taps / taps.sum()).astype("float32")
-    field = tf.random.uniform([n, 28, 28, 2], -1.0, 1.0)
-    # Separable Gaussian smoothing of both displacement channels (zero padding, as a field at rest).
-    kx = tf.constant(np.tile(taps[None, :, None, None], (1, 1, 2, 1)))
-    ky = tf.constant(np.tile(taps[:, None, None, None], (1, 1, 2, 1)))
-    field = tf.nn.depthwise_conv2d(field, kx, [1, 1, 1, 1], "SAME")
-    field = tf.nn.depthwise_conv2d(field, ky, [1, 1, 1, 1], "SAME") * alpha
-    on = tf.cast(tf.random.uniform([n, 1, 1, 1]) < share, tf.float32)
-    field = field * on
-    grid = tf.cast(tf.range(28), tf.float32)
-    ys = grid[None, :, None] + field[..., 0]
-    xs = grid[None, None, :] + field[..., 1]
-    y0, x0 = tf.floor(ys), tf.floor(xs)
-    wy, wx = ys - y0, xs - x0
-    flat = tf.reshape(images, [n, 28 * 28])
-
-    def at(yy, xx):
-        inside = tf.cast((yy >= 0) & (yy <= 27) & (xx >= 0) & (xx <= 27), tf.float32)
-        idx = tf.cast(tf.clip_by_value(yy, 0, 27) * 28 + tf.clip_by_value(xx, 0, 27), tf.int32)
-        return tf.gather(flat, tf.reshape(idx, [n, -1]), batch_dims=1) * tf.reshape(inside, [n, -1])
-
-    out = (at(y0, x0) * tf.reshape((1 - wy) * (1 - wx), [n, -1]) + at(y0, x0 + 1) * tf.reshape((1 - wy) * wx, [n, -1])
-           + at(y0 + 1, x0) * tf.reshape(wy * (1 - wx), [n, -1]) + at(y0 + 1, x0 + 1) * tf.reshape(wy * wx, [n, -1]))
-    return tf.reshape(out, [n, 28, 28, 1])
 
 
 def eval_dataset(x: np.ndarray, y: np.ndarray, batch_size: int = 512, one_hot: bool = False):
