@@ -1,7 +1,8 @@
 """One training trial judged on what users feed the model: validation split, real development set,
 and failure classes / styles rendered from *validation* digits (never the MNIST test set).
 
-Usage: robust_trial.py '{"preset": "default", "extra": {"augment_elastic": 0.5}}' LABEL [--save PATH]
+Usage: robust_trial.py '{"preset": "default", "seed": 1, "extra": {"augment_stroke": 0.3}}' LABEL [--save PATH]
+       robust_trial.py '{}' LABEL --model models/digit_recognizer.h5   (judge a saved model)
 
 The evaluation inputs are preprocessed once through the product's pipeline and cached
 (``/tmp/digitrec-robust-cache.npz``), so every candidate is judged on the same arrays. Appends a
