@@ -1,0 +1,63 @@
+"""The training input pipeline's augmentations, on real MNIST digits through real TensorFlow ops."""
+
+import numpy as np
+import pytest
+
+from tui.core import pipeline
+from tui.core.config import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def tf():
+    from tui.core.tf import import_tf
+
+    return import_tf()[0]
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    return mnist.x_train[:64].astype("float32")[..., None] / 255.0
+
+
+def test_stroke_width_thins_or_thickens_the_chosen_share(tf, digits):
+    out = pipeline._stroke_width(tf, tf.constant(digits), 1.0).numpy()
+    ink_before, ink_after = digits.sum(axis=(1, 2, 3)), out.sum(axis=(1, 2, 3))
+    thicker, thinner = ink_after > ink_before * 1.2, ink_after < ink_before * 0.8
+    # Every image is changed, about half each way, and stays a digit-sized blob in [0, 1].
+    assert (thicker | thinner).all()
+    assert 16 <= thicker.sum() <= 48
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    assert (out[thinner] <= digits[thinner] + 1e-6).all()  # erosion never adds ink
+    assert (out[thicker] >= digits[thicker] - 1e-6).all()  # dilation never removes it
+
+
+def test_no_share_leaves_images_alone(tf, digits):
+    x = tf.constant(digits)
+    np.testing.assert_array_equal(pipeline._stroke_width(tf, x, 0.0).numpy(), digits)
+    np.testing.assert_array_equal(pipeline._low_resolution(tf, x, 0.0).numpy(), digits)
+
+
+def test_low_resolution_blurs_but_keeps_the_digit(tf, digits):
+    out = pipeline._low_resolution(tf, tf.constant(digits), 1.0).numpy()
+    assert out.shape == digits.shape
+    changed = np.abs(out - digits).max(axis=(1, 2, 3)) > 0.1
+    assert changed.all()
+    # Area down and bilinear up keep the ink where it was: the same amount, the same centre.
+    np.testing.assert_allclose(out.sum(axis=(1, 2, 3)), digits.sum(axis=(1, 2, 3)), rtol=0.1)
+    rows = np.arange(28)[None, :, None, None]
+    centre = lambda a: (a * rows).sum(axis=(1, 2, 3)) / a.sum(axis=(1, 2, 3))  # noqa: E731
+    np.testing.assert_allclose(centre(out), centre(digits), atol=0.75)
+
+
+def test_the_default_preset_trains_on_augmented_batches(tf, mnist):
+    from tui.core.presets import PRESETS
+
+    extra = PRESETS["default"]["extra"]
+    assert extra["augment_stroke"] > 0 and extra["augment_lowres"] > 0
+    cfg = TrainConfig(batch_size=32, augment_shift=2, extra=extra)
+    x, y = mnist.x_train[:32], mnist.y_train[:32]
+    images, labels = next(iter(pipeline.train_dataset(x, y, cfg)))
+    images = images.numpy()
+    assert images.shape == (32, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(np.sort(labels.numpy()), np.sort(y))
