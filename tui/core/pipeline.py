@@ -91,7 +91,8 @@ def _stroke_width(tf, images, share: float):
 
 
 def _low_resolution(tf, images, share: float):
-    """A random ``share`` of the batch through a small scan: down to 12-20 px (area) and back up."""
+    """A random ``share`` of the batch through a small scan: down to 12-20 px (area; one size per
+    batch, drawn afresh for each) and back up to 28 (bilinear), as a blurry 16x16 crop arrives."""
     n = tf.shape(images)[0]
     side = tf.random.uniform([], 12, 21, dtype=tf.int32)
     small = tf.image.resize(images, tf.stack([side, side]), method="area")
