@@ -18,7 +18,13 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool = False):
     """Shuffled, batched training data; random shifts of up to ``cfg.augment_shift`` pixels."""
     tf, _ = import_tf()
-    ds = tf.data.Dataset.from_tensor_slices((x.reshape((-1, 28, 28, 1)), y.astype("int32")))
+    glyphs = float(cfg.extra.get("augment_glyphs", 0.0))  # share of 1s flagged and 7s crossed
+    columns = (x.reshape((-1, 28, 28, 1)), y.astype("int32"))
+    if glyphs:
+        from tui.core.glyphs import glyph_variants  # noqa: PLC0415
+
+        columns += (glyph_variants(x.reshape((-1, 28, 28)), y, cfg.seed).reshape((-1, 28, 28, 1)),)
+    ds = tf.data.Dataset.from_tensor_slices(columns)
     ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch_size)
     shift = int(cfg.augment_shift)
     rotate = float(cfg.extra.get("augment_rotate", 0.0))  # degrees, either way
@@ -26,7 +32,9 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
     stroke = float(cfg.extra.get("augment_stroke", 0.0))  # share of images thinned or thickened
     lowres = float(cfg.extra.get("augment_lowres", 0.0))  # share of images sent through a small scan
 
-    def prepare(images, labels):
+    def prepare(images, labels, variants=None):
+        if variants is not None:  # a continental 1 or 7 instead of the MNIST one, for a share of them
+            images = tf.where(_pick(tf, tf.shape(images)[0], glyphs) > 0, variants, images)
         images = tf.cast(images, tf.float32) / 255.0
         if rotate or zoom:
             images = _rotate_zoom(tf, images, rotate, zoom)
