@@ -53,7 +53,7 @@ def test_the_default_preset_trains_on_augmented_batches(tf, mnist):
     from tui.core.presets import PRESETS
 
     extra = PRESETS["default"]["extra"]
-    assert extra["augment_stroke"] > 0 and extra["augment_lowres"] > 0
+    assert extra["augment_stroke"] > 0 and extra["augment_lowres"] > 0 and extra["augment_glyphs"] > 0
     cfg = TrainConfig(batch_size=32, augment_shift=2, extra=extra)
     x, y = mnist.x_train[:32], mnist.y_train[:32]
     images, labels = next(iter(pipeline.train_dataset(x, y, cfg)))
