@@ -41,9 +41,9 @@ def _worker_train(preset: str, seed: int, quick: bool, out: Path) -> None:
     mnist = load_mnist(os.environ.get("DIGITREC_MNIST"), download=False)
     work = Path(tempfile.mkdtemp(prefix=f"bench-{preset}-{seed}-"))
     model_path = work / "model.h5"
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     result = run_training(cfg, data=mnist, output=model_path, run_dir=work / "run")
-    total = time.monotonic() - started
+    total, cpu = time.monotonic() - started, time.process_time() - cpu_started
     if result.status != "done":
         raise SystemExit(f"{preset} seed {seed}: {result.status}: {result.reason}")
     done = [e for e in runs.read_events(work / "run") if e["type"] == "done"][-1]
@@ -53,6 +53,7 @@ def _worker_train(preset: str, seed: int, quick: bool, out: Path) -> None:
     row = {
         "preset": preset, "seed": seed, "config": cfg.to_dict(), "training_precision": precision,
         "train_seconds": done.get("train_seconds", result.seconds), "total_seconds": round(total, 2),
+        "cpu_seconds": round(cpu, 1),  # all threads; less swayed than wall time by other users of the machine
         "test_accuracy": result.test_accuracy, "best_val_accuracy": result.best_val_accuracy,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "model_path": str(model_path), "model_bytes": model_path.stat().st_size,
@@ -199,7 +200,8 @@ def main() -> int:
     ref = statistics.mean(classic) if classic else None
     summary = {}
     print()
-    print(f"{'preset':8s} {'runs':>4s} {'train s':>8s} {'x classic':>9s}  {'peak RSS':>8s}  test accuracy")
+    classic_cpu = [r["cpu_seconds"] for r in rows if r["preset"] == "classic" and "cpu_seconds" in r]
+    print(f"{'preset':8s} {'runs':>4s} {'train s':>8s} {'x classic':>9s} {'cpu x classic':>13s}  {'peak RSS':>8s}  test accuracy")
     for preset in presets:
         mine = [r for r in rows if r["preset"] == preset]
         if not mine:
@@ -217,10 +219,15 @@ def main() -> int:
             "test_accuracy": accs, "mean_test_accuracy": round(statistics.mean(accs), 5),
             "std_test_accuracy": round(statistics.stdev(accs), 5) if len(accs) > 1 else None,
             "peak_rss_mb": max(r["peak_rss_mb"] for r in mine), "model_bytes": mine[0]["model_bytes"],
+            # CPU seconds of the whole run (data, training, checkpoints, test), against classic's:
+            # a steadier companion to the wall-time ratio on a shared machine.
+            "cpu_ratio_vs_classic": round(statistics.mean(r["cpu_seconds"] for r in mine) / statistics.mean(classic_cpu), 3)
+            if classic_cpu else None,
         }
         s = summary[preset]
         ratio = f"{s['ratio_vs_classic_mean_time']:.2f}" if s["ratio_vs_classic_mean_time"] else "-"
-        print(f"{preset:8s} {len(mine):4d} {s['mean_train_seconds']:8.1f} {ratio:>9s}  {s['peak_rss_mb']:5d} MB  {_spread(accs)}")
+        cpu_ratio = f"{s['cpu_ratio_vs_classic']:.2f}" if s["cpu_ratio_vs_classic"] else "-"
+        print(f"{preset:8s} {len(mine):4d} {s['mean_train_seconds']:8.1f} {ratio:>9s} {cpu_ratio:>13s}  {s['peak_rss_mb']:5d} MB  {_spread(accs)}")
     print()
     print(f"inference ({Path(default_model).name} from default): TF import {infer['tf_import_s']}s, "
           f"load_model {infer['load_model_s']}s, rebuild+load_weights {infer['rebuild_load_weights_s']}s, "
