@@ -46,6 +46,8 @@ TINY_SIDE = 32
 PREVIEW_SIDE = 112
 # Shadows big enough to fool the border's polarity vote appear in photos, not in crops this small.
 OVERRIDE_SIDE = 128
+# How much stronger the other polarity's strokes must be to overrule the border's vote.
+POLARITY_OVERRULE = 1.3
 # Stroke widths in output pixels: thinner than THIN_STROKE is thickened to about TARGET_STROKE.
 THIN_STROKE = 1.6
 TARGET_STROKE = 2.4
@@ -163,7 +165,7 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
         strength = _stroke_strength(ink)
         if max(gray.shape) > OVERRIDE_SIDE and strength < 0.6 * contrast:
             ink2, noise2 = _flat_ink(_bright_ink(gray, not dark, k))
-            if _stroke_strength(ink2) > 1.5 * strength:
+            if _stroke_strength(ink2) > POLARITY_OVERRULE * strength:
                 ink, noise = ink2, noise2
     top = float(ink.max())
     # Writing must stand well clear of the paper's own grain, or we would "read" the noise.
