@@ -1,4 +1,4 @@
-"""Input pipelines: uint8 MNIST arrays to batched float tensors, with cheap shift augmentation."""
+"""Input pipelines: uint8 MNIST arrays to batched float tensors, with cheap augmentation on each batch."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 
 def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool = False):
-    """Shuffled, batched training data; random shifts of up to ``cfg.augment_shift`` pixels."""
+    """Shuffled, batched training data, augmented on each batch as ``cfg`` asks: continental 1s and 7s
+    (``augment_glyphs``), rotation and zoom, thinner or heavier strokes, small-scan round trips, and
+    random shifts of up to ``cfg.augment_shift`` pixels."""
     tf, _ = import_tf()
     glyphs = float(cfg.extra.get("augment_glyphs", 0.0))  # share of 1s flagged and 7s crossed
     columns = (x.reshape((-1, 28, 28, 1)), y.astype("int32"))

@@ -18,14 +18,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "classic": dict(arch="classic", epochs=15, batch_size=128, learning_rate=1e-3, validation_split=0.1),
     # Two epochs at a high peak rate: about 99.2% validation accuracy in a sixth of classic's time.
     "fast": dict(_TUNED, epochs=2, learning_rate=4e-3, augment_shift=1),
-    # Fourteen epochs of a net that costs a little less than a classic epoch each: about 0.9 of
-    # classic's training time. Re-checked on a 10,000-image validation split against 16-20 epoch,
+    # Fourteen epochs of a compact net: 0.8-1.2x classic's training time on the 2-core machine it
+    # was measured on (BENCHMARKS.md; its step is about as dear as classic's there). Re-checked on a 10,000-image validation split against 16-20 epoch,
     # batch-256, rotation/zoom and wider candidates: none validated better (BENCHMARKS.md).
     # A third of the images get thinner or heavier strokes and a fifth go through a 12-20 px scan:
     # people's own pens and small crops. Same validation accuracy, and on the real development set
     # 8 and 8 misses for two seeds against 12 and 14 without (elastic distortion did worse: 19, 19).
     # Three in ten 1s carry a flag (some a foot too) and three in ten 7s a crossbar, as much of the
-    # world writes them (tui/core/glyphs.py): flagged 1s were read as 7 by every model without.
+    # world writes them (tui/core/glyphs.py): 9 of 10 models without read a flagged 1 as 7.
     "default": dict(_TUNED, epochs=14, learning_rate=3e-3, augment_shift=2,
                     extra={"augment_stroke": 0.3, "augment_lowres": 0.2, "augment_glyphs": 0.3}),
     # A deeper (two convs in each of the first two stages) and twice as wide version of the same
