@@ -100,7 +100,7 @@ def test_crease_across_the_page_is_not_taken_for_the_digit(mnist):
 def test_the_lit_side_of_a_fold_does_not_turn_the_ink_bright(mnist):
     # The fold's lit side fills much of the border, so the border votes for light ink on dark paper;
     # the faint dark strokes are 1.4x stronger than what the other polarity finds, which must be
-    # enough to overrule the vote (it took 1.5x before, and this 8 came out as a speck).
+    # enough to overrule the vote (it took 1.5x before, and this 5 came out as a speck).
     img = render_failure_class(mnist.x_test[8], "crease", np.random.default_rng(48))
     out = preprocess_image(img)
     assert_mnist_like(out)
