@@ -223,3 +223,31 @@ def test_shortcuts_give_the_same_numbers_as_the_plain_operations():
         # The scale at which these strokes are thin enough to be thickened by `radius` pixels.
         scale = TARGET_STROKE / 2 / (radius + stroke_width(crop > 0.5) / 2)
         assert np.array_equal(_normalise_stroke(crop, scale), plain)
+
+
+def test_hough_peaks_are_scikit_images_peaks():
+    """`hough_peaks` is a faster `skimage.transform.hough_line_peaks`: the same peaks, in the same order."""
+    from skimage.draw import line
+    from skimage.transform import hough_line, hough_line_peaks
+
+    from tui.core.preprocess import hough_peaks
+
+    rng = np.random.default_rng(1)
+    angles = np.linspace(-np.pi / 2, np.pi / 2, 180, endpoint=False)
+    found = 0
+    for trial in range(30):
+        h, w = rng.integers(40, 300, 2)
+        mask = rng.random((h, w)) < 0.01  # specks
+        for _ in range(trial % 5):  # and some lines, a few nearly vertical (the angle wraps there)
+            rr, cc = line(*[int(v) for v in rng.integers(0, [h, w, h, w])])
+            mask[rr, cc] = True
+        if trial % 3 == 0:
+            mask[:, rng.integers(0, w)] = True
+        accumulator, thetas, dists = hough_line(mask, theta=angles)
+        threshold = 0.25 * min(h, w)
+        expected = hough_line_peaks(accumulator, thetas, dists, num_peaks=10, threshold=threshold)
+        got = hough_peaks(accumulator, thetas, dists, num_peaks=10, threshold=threshold)
+        for a, b in zip(expected, got):
+            assert np.array_equal(a, b), (trial, expected, got)
+        found += len(got[0])
+    assert found >= 30  # lines were there to find

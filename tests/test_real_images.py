@@ -97,6 +97,56 @@ def test_crease_across_the_page_is_not_taken_for_the_digit(mnist):
     assert good >= 10
 
 
+def _page_with_digit(digit: np.ndarray, side: int = 420) -> np.ndarray:
+    """Dark ink of an MNIST digit (enlarged to about half the page) on light grey paper: the page's ink map."""
+    from test_preprocess import enlarge, on_canvas
+    ink = enlarge(digit.astype(np.float32) / 255.0, side // 2)
+    return on_canvas(ink, (side, side), side // 4, side // 4)
+
+
+def _stray_ink(out: np.ndarray, clean: np.ndarray) -> int:
+    """Pixels that are ink in ``out`` but nowhere near ink in ``clean`` (a kept stretch of a line)."""
+    from scipy import ndimage
+    return int(((out > 0.3) & ~ndimage.binary_dilation(clean > 0.05, iterations=2)).sum())
+
+
+@pytest.mark.parametrize("k", [0, 4])
+def test_a_faint_fold_line_does_not_join_the_digit(mnist, k):
+    # A fold across a photo: a thin line fainter than the strokes, edge to edge through the digit,
+    # the light a little dimmer on one side, the ink fading across the page. Only the stretch of the
+    # line touching a stroke passes hysteresis's faint threshold, too short on its own to be seen as
+    # a line: it must be looked for among all the faint pixels, and fitted without the bold strokes
+    # that cross it pulling it askew.
+    side = 420
+    ys, xs = np.mgrid[0:side, 0:side]
+    ink = _page_with_digit(mnist.x_test[k], side) * (0.6 + 0.4 * xs / side)
+    d = np.cos(0.5) * (xs - side / 2) + np.sin(0.5) * (ys - side / 2) - 8
+    paper = 0.9 * np.where(d > 0, 1.0, 0.9)
+    fold = 0.2 * np.exp(-(d / 1.5) ** 2)
+    noise = 0.01 * np.random.default_rng(0).standard_normal((side, side))
+    clean = preprocess_gray((paper * (1 - 0.8 * ink)).astype(np.float32))
+    out = preprocess_gray(np.clip(paper * (1 - fold) * (1 - 0.8 * ink) + noise, 0, 1).astype(np.float32))
+    assert_mnist_like(out)
+    assert _stray_ink(out, clean) <= 2, _stray_ink(out, clean)
+
+
+def test_a_thin_rule_does_not_take_a_slice_of_a_bold_digit(mnist):
+    # A form's cell: a bold 3 whose lowest stroke ends two pixels above a dotted baseline, between
+    # ruled edges. The rules go at their own (one pixel) width, not the digit's stroke width.
+    from scipy import ndimage
+    from test_preprocess import enlarge, on_canvas
+    digit = ndimage.grey_dilation(enlarge(mnist.x_test[18].astype(np.float32) / 255.0, 36), size=(3, 3))
+    ink = on_canvas(digit, (48, 80), 3, 22)
+    bottom = np.flatnonzero(ink.max(axis=1) > 0.5)[-1]
+    rules = np.zeros_like(ink)
+    rules[bottom + 3, ::3] = 0.7
+    rules[:, 1] = rules[:, 78] = 0.8
+    clean = preprocess_gray(0.92 - 0.85 * ink)
+    out = preprocess_gray((0.92 - 0.85 * np.maximum(ink, rules)).astype(np.float32))
+    assert mnist.y_test[18] == 3
+    assert shape_match(out, clean) > 0.95, shape_match(out, clean)
+
+
 def test_the_lit_side_of_a_fold_does_not_turn_the_ink_bright(mnist):
     # The fold's lit side fills much of the border, so the border votes for light ink on dark paper;
     # the faint dark strokes are 1.4x stronger than what the other polarity finds, which must be

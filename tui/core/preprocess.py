@@ -13,10 +13,11 @@ zoom) and scikit-image (Otsu's threshold, hysteresis thresholding, the Hough tra
    1 px pen line on a 4000 px canvas keeps its full strength, then lose a smooth background
    (a low percentile per block, opened, interpolated) and, at the scale of the strokes themselves,
    shading and shadows wider than a stroke (a white top-hat sized from the measured stroke width).
-3. Ink is what stands clear of the paper's own noise (a robust sigma): hysteresis thresholding
+3. Long straight lines that run edge to edge (a crease, a ruled line, the edge of a scanned form's
+   cell) are looked for among all the faint ink and dropped, at their own width, when other writing
+   remains.
+4. Ink is what stands clear of the paper's own noise (a robust sigma): hysteresis thresholding
    keeps a faint stretch of stroke attached to a strong one.
-4. Long straight lines that run edge to edge (a crease, a ruled line, the edge of a scanned form's
-   cell) are dropped when other writing remains.
 5. The pieces that look like writing are cropped, strokes normalised to MNIST's width, fitted into
    20x20 and centred by mass.
 """
@@ -92,7 +93,7 @@ def import_lazy_parts() -> None:
     image should not pay for them): done before forking workers, it is not done again in each."""
     from skimage.draw import line  # noqa: F401, PLC0415
     from skimage.filters import apply_hysteresis_threshold, threshold_otsu  # noqa: F401, PLC0415
-    from skimage.transform import hough_line, hough_line_peaks  # noqa: F401, PLC0415
+    from skimage.transform import hough_line  # noqa: F401, PLC0415
 
 
 def preprocess_path(path: str | os.PathLike, preview: bool = True) -> Preprocessed:
@@ -120,9 +121,7 @@ def preprocess_gray(gray: np.ndarray) -> np.ndarray:
 def find_ink(gray: np.ndarray) -> InkMap:
     """Flatten lighting, make ink bright on black, and keep the connected pieces that look like writing."""
     ink, noise, tiny = _ink_and_noise(gray)
-    mask, threshold = _ink_mask(ink, noise, TINY_NOISE_MARGIN if tiny else NOISE_MARGIN)
-    if not tiny:
-        mask = _drop_rules(mask)
+    mask, threshold = _ink_mask(ink, noise, TINY_NOISE_MARGIN if tiny else NOISE_MARGIN, lines=not tiny)
     labels, boxes, areas = connected_components(mask)
     keep = _digit_pieces(boxes, areas, ink.shape)
     if not keep:
@@ -366,14 +365,25 @@ def _flatten_shading(ink: np.ndarray, noise: float, x: np.ndarray) -> np.ndarray
     return np.minimum(ink, ndimage.white_tophat(x, size=(size, size)))
 
 
-def _ink_mask(ink: np.ndarray, noise: float, margin: float = NOISE_MARGIN) -> tuple[np.ndarray, float]:
-    """Pixels that are ink: strong ones (Otsu, above the noise) and faint ones joined to them."""
+def _ink_mask(ink: np.ndarray, noise: float, margin: float = NOISE_MARGIN, lines: bool = False) -> tuple[np.ndarray, float]:
+    """Pixels that are ink: strong ones (Otsu, above the noise) and faint ones joined to them.
+
+    With ``lines``, straight lines across the image (creases, rules, cell edges: see
+    :func:`_drop_rules`) are looked for among all the faint pixels first, and left out. A faint
+    fold line is broken into dashes; the one dash that touches a stroke would otherwise join the
+    digit, and on its own it is too short to be seen as a line.
+    """
     from skimage.filters import apply_hysteresis_threshold, threshold_otsu  # noqa: PLC0415
 
     high = float(np.clip(threshold_otsu(ink), 0.2, 0.6))
     high = max(high, margin * noise)
-    low = max(0.5 * high, FAINT_MARGIN * noise, MIN_CONTRAST)
-    return apply_hysteresis_threshold(ink, min(low, high), high), high
+    low = min(max(0.5 * high, FAINT_MARGIN * noise, MIN_CONTRAST), high)
+    if lines:
+        faint = ink > low
+        kept = _drop_rules(faint)
+        if kept is not faint:
+            ink = np.where(kept, ink, 0.0)
+    return apply_hysteresis_threshold(ink, low, high), high
 
 
 def _drop_rules(mask: np.ndarray) -> np.ndarray:
@@ -388,23 +398,39 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
         return mask  # such a line runs off the image at one end at least
     # Imported here, past the early return: it brings scipy.spatial and scipy.linalg (about 0.1 s of a
     # cold process), which most images never need.
-    from skimage.transform import hough_line, hough_line_peaks  # noqa: PLC0415
+    from skimage.transform import hough_line  # noqa: PLC0415
     width = max(1.0, stroke_width(mask))
     angles = np.linspace(-np.pi / 2, np.pi / 2, 180, endpoint=False)
     accumulator, thetas, dists = hough_line(mask, theta=angles)
-    peaks = hough_line_peaks(accumulator, thetas, dists, num_peaks=10, threshold=0.25 * min(h, w))
-    ys, xs = np.ogrid[0:h, 0:w]  # a column and a row: distances broadcast, no full-size grids
+    peaks = hough_peaks(accumulator, thetas, dists, num_peaks=10, threshold=0.25 * min(h, w))
     ink_y, ink_x = np.nonzero(mask)
+
+    def along_line(theta: float, dist: float, half: float) -> np.ndarray:
+        """The positions along a line of the ink's pixels within ``half`` of it."""
+        c, s = math.cos(theta), math.sin(theta)
+        close = np.abs(ink_x * c + ink_y * s - dist) <= half
+        return -ink_x[close] * s + ink_y[close] * c
+
     lines = []
     for _, theta, dist in zip(*peaks):
-        theta, dist = _fit_line(ink_y, ink_x, theta, dist, width)
-        near = np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= width / 2 + 1.5
-        near_y, near_x = np.nonzero(near)
-        along = -near_x * np.sin(theta) + near_y * np.cos(theta)
-        chord = float(np.ptp(along)) if along.size else 0.0  # the line's length inside the image
-        run = _longest_run(along, mask[near_y, near_x])
-        if chord >= 0.75 * min(h, w) and run[1] - run[0] >= RULE_COVER * chord:
-            lines.append((theta, dist, near, run))
+        # The peak lies within a pixel or two of its line all along it; fitted to the ink that close
+        # only, a bold stroke crossing the line cannot pull it askew.
+        theta, dist = _fit_line(ink_y, ink_x, theta, dist, 3.0)
+        along = along_line(theta, dist, width / 2 + 1.5)
+        chord = _chord(theta, dist, h, w, width / 2 + 1.5)  # the line's length inside the image
+        run = _longest_run(along)
+        if chord < 0.75 * min(h, w) or run[1] - run[0] < RULE_COVER * chord:
+            continue
+        # Only the line itself goes, at the width it measures across, not the writing's stroke width
+        # (a thin rule beside a bold digit must not take a slice of it), fitted again to the ink of
+        # that width alone (a dotted baseline or a stroke beside it does not pull it off).
+        thick = min(width, _thickness(along, run))
+        for _ in range(2):
+            theta, dist = _fit_line(ink_y, ink_x, theta, dist, thick / 2 + 1.5)
+        run = _longest_run(along_line(theta, dist, thick / 2 + 1.0))
+        ys, xs = np.ogrid[0:h, 0:w]  # a column and a row: distances broadcast, no full-size grids
+        near = np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= thick / 2 + 1.0
+        lines.append((theta, dist, near, run))
     if not lines:
         return mask
     rest = mask.copy()
@@ -429,6 +455,62 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
     return keep
 
 
+def hough_peaks(accumulator, thetas, dists, num_peaks: int, threshold: float, min_distance: int = 9, min_angle: int = 10):
+    """The strongest lines in a Hough accumulator: what ``skimage.transform.hough_line_peaks`` returns
+    (peak values, angles, distances), with its defaults, at a fraction of the cost.
+
+    scikit-image's version measures every local maximum above the threshold with ``regionprops``
+    (about 7 ms a call here, most of a crease photo's line search); this one measures them all at
+    once with numpy. The suppression and the order of the peaks are the same:
+    neighbours within ``min_distance`` bins of distance and ``min_angle`` of angle, with the angle
+    wrapping around (the distance flips sign there).
+    """
+    rows, cols = accumulator.shape
+    min_angle = min(min_angle, cols)
+    # Only cells above the threshold can be peaks, and only such cells can be the largest in a peak's
+    # window: the maximum filter (most of the cost) needs just the box that holds them.
+    above = accumulator > threshold
+    local = np.zeros_like(accumulator)
+    if above.any():
+        r = np.flatnonzero(above.any(axis=1))
+        c = np.flatnonzero(above.any(axis=0))
+        box = (slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1))
+        part = np.where(above[box], accumulator[box], 0)
+        part = ndimage.maximum_filter1d(part, size=2 * min_distance + 1, axis=0, mode="constant", cval=0)
+        local[box] = ndimage.maximum_filter1d(part, size=2 * min_angle + 1, axis=1, mode="constant", cval=0)
+    labels, n = ndimage.label((accumulator == local) & above, structure=_EIGHT)
+    ys, xs = np.nonzero(labels)
+    which = labels[ys, xs]
+    count = np.bincount(which, minlength=n + 1)[1:]
+    # Each candidate is a plateau of equal local maxima: its value, and its centre (rounded).
+    strengths = np.bincount(which, weights=local[ys, xs], minlength=n + 1)[1:] / np.maximum(count, 1)
+    cy = np.round(np.bincount(which, weights=ys, minlength=n + 1)[1:] / np.maximum(count, 1)).astype(int)
+    cx = np.round(np.bincount(which, weights=xs, minlength=n + 1)[1:] / np.maximum(count, 1)).astype(int)
+    # Strongest first; among equals, the later label first (scikit-image's stable sort, reversed).
+    order = np.argsort(strengths, kind="stable")[::-1]
+    dy, dx = np.mgrid[-min_distance:min_distance + 1, -min_angle:min_angle + 1]
+    values, peak_y, peak_x = [], [], []
+    for y, x in zip(cy[order], cx[order]):
+        value = local[y, x]
+        if value <= threshold:
+            continue
+        ny, nx = y + dy, x + dx
+        inside = (ny > 0) & (ny < rows)  # sic: row 0 is never suppressed, as in scikit-image
+        ny, nx = ny[inside], nx[inside]
+        low, high = nx < 0, nx >= cols
+        ny[low], nx[low] = rows - ny[low], nx[low] + cols
+        ny[high], nx[high] = rows - ny[high], nx[high] - cols
+        local[ny, nx] = 0
+        values.append(value)
+        peak_y.append(y)
+        peak_x.append(x)
+    values, peak_y, peak_x = np.array(values), np.array(peak_y, dtype=int), np.array(peak_x, dtype=int)
+    if num_peaks < len(values):
+        best = np.argsort(values)[::-1][:num_peaks]  # the same (unstable) order of ties as scikit-image
+        values, peak_y, peak_x = values[best], peak_y[best], peak_x[best]
+    return values, thetas[peak_x], dists[peak_y]
+
+
 def _segment(theta: float, length: int) -> np.ndarray:
     """A one-pixel line ``length`` long along the normal of a line at angle ``theta``: a structuring element."""
     from skimage.draw import line as draw_line  # noqa: PLC0415
@@ -441,10 +523,10 @@ def _segment(theta: float, length: int) -> np.ndarray:
     return se
 
 
-def _fit_line(ink_y, ink_x, theta: float, dist: float, width: float) -> tuple[float, float]:
-    """Refine a Hough peak (1 degree bins) to the ink (pixels at ``ink_y``, ``ink_x``) near it: a
-    thin line 500 px long needs better."""
-    near = np.abs(ink_x * np.cos(theta) + ink_y * np.sin(theta) - dist) <= width + 3.0
+def _fit_line(ink_y, ink_x, theta: float, dist: float, reach: float) -> tuple[float, float]:
+    """Refine a Hough peak (1 degree bins) to the ink (pixels at ``ink_y``, ``ink_x``) within ``reach``
+    of it: a thin line 500 px long needs better."""
+    near = np.abs(ink_x * np.cos(theta) + ink_y * np.sin(theta) - dist) <= reach
     if near.sum() < 3:
         return theta, dist
     px, py = ink_x[near].astype(np.float64), ink_y[near].astype(np.float64)
@@ -452,29 +534,45 @@ def _fit_line(ink_y, ink_x, theta: float, dist: float, width: float) -> tuple[fl
     cov = np.cov(np.stack([px - cx, py - cy]))
     _, vecs = np.linalg.eigh(cov)
     nx, ny = vecs[:, 0]  # the normal: the direction of least spread
+    if nx * math.cos(theta) + ny * math.sin(theta) < 0:
+        nx, ny = -nx, -ny  # the same way round as the peak, so positions along the line keep their sign
     fitted = math.atan2(ny, nx)
-    if fitted >= math.pi / 2:
-        fitted -= math.pi
-    elif fitted < -math.pi / 2:
-        fitted += math.pi
     return fitted, cx * math.cos(fitted) + cy * math.sin(fitted)
 
 
 def _borders_touched(mask: np.ndarray) -> int:
-    """How many of the four borders have ink within 3% of the image's size."""
+    """How many of the four borders have ink within 3% of the image's size: at least as many pixels
+    of it as that band is wide (what any line crossing it leaves; specks of noise leave fewer)."""
     band = max(1, round(0.03 * max(mask.shape)))
-    return int(mask[:band].any()) + int(mask[-band:].any()) + int(mask[:, :band].any()) + int(mask[:, -band:].any())
+    return sum(int(np.count_nonzero(edge) >= band) for edge in (mask[:band], mask[-band:], mask[:, :band], mask[:, -band:]))
 
 
-def _longest_run(along: np.ndarray, on_ink: np.ndarray) -> tuple[float, float]:
-    """Where (start, stop, as positions along the line) the longest unbroken run of ink lies in a band.
+def _chord(theta: float, dist: float, h: int, w: int, margin: float) -> float:
+    """How long the line ``x cos(theta) + y sin(theta) = dist`` is inside an ``h`` x ``w`` image
+    widened by ``margin`` on every side (a band along a border runs its whole length even when its
+    centre line, slightly tilted, leaves the image)."""
+    c, s = math.cos(theta), math.sin(theta)
+    # Points on the line: (dist c - t s, dist s + t c); keep the t where both lie inside.
+    low, high = -math.inf, math.inf
+    for origin, step, limit in ((dist * c, -s, w - 1), (dist * s, c, h - 1)):
+        if abs(step) < 1e-12:
+            if not -margin <= origin <= limit + margin:
+                return 0.0
+            continue
+        a, b = (-margin - origin) / step, (limit + margin - origin) / step
+        low, high = max(low, min(a, b)), min(high, max(a, b))
+    return max(0.0, high - low)
 
-    ``along``: each pixel of the band's position along the line; ``on_ink``: whether it is ink.
-    """
+
+def _longest_run(along: np.ndarray) -> tuple[float, float]:
+    """Where (start, stop, as positions along a line) the longest unbroken run of ink lies, from the
+    positions along it of the ink's pixels near it."""
+    if not along.size:
+        return 0.0, 0.0
     origin = float(along.min())
     index = np.round(along - origin).astype(np.int64)
     inked = np.zeros(int(index.max()) + 1, dtype=bool)
-    inked[index[on_ink]] = True
+    inked[index] = True
     # Bridge small gaps (a skipping pen, a dotted rule, JPEG) before measuring the run.
     inked = ndimage.binary_closing(np.pad(inked, 3), structure=np.ones(5, dtype=bool))[3:-3]
     runs, n = ndimage.label(inked)
@@ -482,6 +580,17 @@ def _longest_run(along: np.ndarray, on_ink: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     longest = ndimage.find_objects(runs)[int(np.argmax(np.bincount(runs.ravel())[1:]))][0]
     return origin + longest.start, origin + longest.stop
+
+
+def _thickness(along: np.ndarray, run: tuple[float, float]) -> float:
+    """How wide a line is across: the median, over the positions of its run that have ink, of how
+    many of the ink's pixels near it (at positions ``along`` it) lie across it there; a stroke
+    crossing the line is a minority of the positions."""
+    origin = float(along.min())
+    counts = np.bincount(np.round(along - origin).astype(np.int64))
+    counts = counts[max(0, round(run[0] - origin)):max(1, round(run[1] - origin))]
+    counts = counts[counts > 0]
+    return float(np.median(counts)) if counts.size else 1.0
 
 
 def _digit_pieces(boxes, areas, shape) -> list[int]:
