@@ -223,6 +223,40 @@ def test_shortcuts_give_the_same_numbers_as_the_plain_operations():
         # The scale at which these strokes are thin enough to be thickened by `radius` pixels.
         scale = TARGET_STROKE / 2 / (radius + stroke_width(crop > 0.5) / 2)
         assert np.array_equal(_normalise_stroke(crop, scale), plain)
+    # The stroke width counts the boundary that a plus-shaped erosion removes, without eroding.
+    for shape, density, grow in (((60, 45), 0.02, 2), ((7, 300), 0.1, 1), ((2, 9), 0.5, 0), ((120, 90), 0.005, 4)):
+        mask = rng.random(shape) < density
+        if grow:
+            mask = ndimage.binary_dilation(mask, iterations=grow)
+        boundary = int((mask & ~ndimage.binary_erosion(mask, border_value=0)).sum())
+        assert stroke_width(mask) == 2.0 * float(mask.sum()) / max(boundary, 1)
+
+
+def test_digit_ink_grows_only_around_the_chosen_pieces(digits):
+    """`digit_ink` dilates the box around the chosen pieces alone: the same numbers as the whole image."""
+    from scipy import ndimage
+
+    from tui.core.preprocess import InkMap, digit_ink, find_ink
+
+    rng = np.random.default_rng(3)
+    for k in range(4):
+        gray = np.ones((300, 420), dtype=np.float32)
+        for _ in range(3):  # three digits, one touching the image's edge
+            top, left = rng.integers(0, 272), rng.integers(0, 392)
+            gray[top:top + 28, left:left + 28] -= digits[k] * 0.8
+        gray[0:28, 100:128] -= digits[k] * 0.8
+        found = find_ink(np.clip(gray, 0, 1))
+        # Ink everywhere, so that every pixel the growth reaches shows in the result.
+        inkmap = InkMap(np.full_like(found.ink, 0.9), found.labels, found.boxes, found.areas, found.threshold)
+        for pieces in ([1], list(range(1, len(inkmap.boxes) + 1)), [len(inkmap.boxes)]):
+            wanted = np.zeros(len(inkmap.boxes) + 1, dtype=bool)
+            wanted[pieces] = True
+            chosen = wanted[inkmap.labels]
+            grow = max(1, round(max(inkmap.ink.shape) / 150))
+            near = ndimage.binary_dilation(chosen, iterations=grow) & ((inkmap.labels == 0) | chosen)
+            floor = min(0.5 * inkmap.threshold, 0.15)
+            plain = np.clip((inkmap.ink - floor) / (1.0 - floor), 0.0, 1.0) * near
+            assert np.array_equal(digit_ink(inkmap, pieces), plain)
 
 
 def test_hough_peaks_are_scikit_images_peaks():

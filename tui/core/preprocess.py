@@ -303,9 +303,17 @@ def digit_ink(inkmap: InkMap, pieces) -> np.ndarray:
     wanted = np.zeros(len(inkmap.boxes) + 1, dtype=bool)
     wanted[list(pieces)] = True
     chosen = wanted[inkmap.labels]
-    # Grown a little so the anti-aliased rims of strokes survive, but never into another piece.
+    # Grown a little so the anti-aliased rims of strokes survive, but never into another piece. Only
+    # the box around the chosen pieces, ``grow`` wider, can change: the dilation runs on that alone.
     grow = max(1, round(max(inkmap.ink.shape) / 150))
-    near = ndimage.binary_dilation(chosen, iterations=grow) & ((inkmap.labels == 0) | chosen)
+    h, w = chosen.shape
+    picked = [inkmap.boxes[i - 1] for i in pieces]
+    if not picked:
+        return np.zeros_like(inkmap.ink)
+    box = (slice(max(0, min(b[0] for b in picked) - grow), min(h, max(b[2] for b in picked) + grow)),
+           slice(max(0, min(b[1] for b in picked) - grow), min(w, max(b[3] for b in picked) + grow)))
+    near = np.zeros_like(chosen)
+    near[box] = ndimage.binary_dilation(chosen[box], iterations=grow) & ((inkmap.labels[box] == 0) | chosen[box])
     floor = min(0.5 * inkmap.threshold, 0.15)
     return np.clip((inkmap.ink - floor) / (1.0 - floor), 0.0, 1.0) * near
 
@@ -616,10 +624,16 @@ def _digit_pieces(boxes, areas, shape) -> list[int]:
 
 
 def stroke_width(mask: np.ndarray) -> float:
-    """Typical stroke width of a boolean ink mask in pixels: twice its area over its boundary length."""
-    inner = ndimage.binary_erosion(mask, border_value=0)
-    boundary = int((mask & ~inner).sum())
-    return 2.0 * float(mask.sum()) / max(boundary, 1)
+    """Typical stroke width of a boolean ink mask in pixels: twice its area over its boundary length.
+
+    The boundary is the ink that ``ndimage.binary_erosion(mask, border_value=0)`` (the plus-shaped
+    neighbourhood) removes; counting the interior with five shifted views gives the same number at
+    a twentieth of the cost (a test holds the two to equal), and this runs a few times an image.
+    """
+    m = np.asarray(mask, dtype=bool)
+    area = int(np.count_nonzero(m))
+    inner = m[1:-1, 1:-1] & m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:]
+    return 2.0 * area / max(area - int(np.count_nonzero(inner)), 1)
 
 
 def _normalise_stroke(crop: np.ndarray, scale: float) -> np.ndarray:
