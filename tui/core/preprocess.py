@@ -420,7 +420,12 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
         return -ink_x[close] * s + ink_y[close] * c
 
     lines = []
+    shortest = RULE_COVER * 0.75 * min(h, w)  # the shortest run of ink a line can have
     for _, theta, dist in zip(*peaks):
+        # Most peaks are a stroke's, far too short: seen before fitting them, with room for the fit.
+        run = _longest_run(along_line(theta, dist, width / 2 + 4.5))
+        if run[1] - run[0] < shortest:
+            continue
         # The peak lies within a pixel or two of its line all along it; fitted to the ink that close
         # only, a bold stroke crossing the line cannot pull it askew.
         theta, dist = _fit_line(ink_y, ink_x, theta, dist, 3.0)
@@ -476,19 +481,22 @@ def hough_peaks(accumulator, thetas, dists, num_peaks: int, threshold: float, mi
     rows, cols = accumulator.shape
     min_angle = min(min_angle, cols)
     # Only cells above the threshold can be peaks, and only such cells can be the largest in a peak's
-    # window: the maximum filter (most of the cost) needs just the box that holds them.
+    # window: the maximum filter and the labelling need just the box that holds them.
     above = accumulator > threshold
-    local = np.zeros_like(accumulator)
-    if above.any():
-        r = np.flatnonzero(above.any(axis=1))
-        c = np.flatnonzero(above.any(axis=0))
-        box = (slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1))
-        part = np.where(above[box], accumulator[box], 0)
-        part = ndimage.maximum_filter1d(part, size=2 * min_distance + 1, axis=0, mode="constant", cval=0)
-        local[box] = ndimage.maximum_filter1d(part, size=2 * min_angle + 1, axis=1, mode="constant", cval=0)
-    labels, n = ndimage.label((accumulator == local) & above, structure=_EIGHT)
+    if not above.any():
+        return np.array([]), thetas[np.array([], dtype=int)], dists[np.array([], dtype=int)]
+    r = np.flatnonzero(above.any(axis=1))
+    c = np.flatnonzero(above.any(axis=0))
+    box = (slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1))
+    part = np.where(above[box], accumulator[box], 0)
+    peak = ndimage.maximum_filter1d(part, size=2 * min_distance + 1, axis=0, mode="constant", cval=0)
+    peak = ndimage.maximum_filter1d(peak, size=2 * min_angle + 1, axis=1, mode="constant", cval=0)
+    labels, n = ndimage.label((part == peak) & above[box], structure=_EIGHT)
+    local = np.zeros(accumulator.shape, dtype=accumulator.dtype)
+    local[box] = peak
     ys, xs = np.nonzero(labels)
     which = labels[ys, xs]
+    ys, xs = ys + r[0], xs + c[0]
     count = np.bincount(which, minlength=n + 1)[1:]
     # Each candidate is a plateau of equal local maxima: its value, and its centre (rounded).
     strengths = np.bincount(which, weights=local[ys, xs], minlength=n + 1)[1:] / np.maximum(count, 1)
@@ -496,19 +504,20 @@ def hough_peaks(accumulator, thetas, dists, num_peaks: int, threshold: float, mi
     cx = np.round(np.bincount(which, weights=xs, minlength=n + 1)[1:] / np.maximum(count, 1)).astype(int)
     # Strongest first; among equals, the later label first (scikit-image's stable sort, reversed).
     order = np.argsort(strengths, kind="stable")[::-1]
-    dy, dx = np.mgrid[-min_distance:min_distance + 1, -min_angle:min_angle + 1]
     values, peak_y, peak_x = [], [], []
-    for y, x in zip(cy[order], cx[order]):
+    for y, x in zip(cy[order].tolist(), cx[order].tolist()):
         value = local[y, x]
         if value <= threshold:
             continue
-        ny, nx = y + dy, x + dx
-        inside = (ny > 0) & (ny < rows)  # sic: row 0 is never suppressed, as in scikit-image
-        ny, nx = ny[inside], nx[inside]
-        low, high = nx < 0, nx >= cols
-        ny[low], nx[low] = rows - ny[low], nx[low] + cols
-        ny[high], nx[high] = rows - ny[high], nx[high] - cols
-        local[ny, nx] = 0
+        # Its neighbours lose their chance: rows 1.. only (sic: row 0 never, as in scikit-image);
+        # past either end of the angles the window wraps to the other end, with the distance mirrored.
+        r0, r1 = max(1, y - min_distance), min(rows, y + min_distance + 1)
+        c0, c1 = x - min_angle, x + min_angle + 1
+        local[r0:r1, max(0, c0):min(cols, c1)] = 0
+        if c0 < 0:
+            local[rows - r1 + 1:rows - r0 + 1, c0 + cols:] = 0
+        if c1 > cols:
+            local[rows - r1 + 1:rows - r0 + 1, :c1 - cols] = 0
         values.append(value)
         peak_y.append(y)
         peak_x.append(x)
@@ -574,20 +583,20 @@ def _chord(theta: float, dist: float, h: int, w: int, margin: float) -> float:
 
 def _longest_run(along: np.ndarray) -> tuple[float, float]:
     """Where (start, stop, as positions along a line) the longest unbroken run of ink lies, from the
-    positions along it of the ink's pixels near it."""
+    positions along it of the ink's pixels near it.
+
+    Gaps of up to four positions (a skipping pen, a dotted rule, JPEG) are bridged; of runs equally
+    long, the first.
+    """
     if not along.size:
         return 0.0, 0.0
     origin = float(along.min())
-    index = np.round(along - origin).astype(np.int64)
-    inked = np.zeros(int(index.max()) + 1, dtype=bool)
-    inked[index] = True
-    # Bridge small gaps (a skipping pen, a dotted rule, JPEG) before measuring the run.
-    inked = ndimage.binary_closing(np.pad(inked, 3), structure=np.ones(5, dtype=bool))[3:-3]
-    runs, n = ndimage.label(inked)
-    if not n:
-        return 0.0, 0.0
-    longest = ndimage.find_objects(runs)[int(np.argmax(np.bincount(runs.ravel())[1:]))][0]
-    return origin + longest.start, origin + longest.stop
+    inked = np.unique(np.round(along - origin).astype(np.int64))
+    breaks = np.flatnonzero(np.diff(inked) > 5)  # more than four empty positions between
+    starts = inked[np.concatenate(([0], breaks + 1))]
+    stops = inked[np.concatenate((breaks, [inked.size - 1]))] + 1
+    longest = int(np.argmax(stops - starts))
+    return origin + float(starts[longest]), origin + float(stops[longest])
 
 
 def _thickness(along: np.ndarray, run: tuple[float, float]) -> float:
