@@ -266,7 +266,10 @@ from scipy import ndimage
 import numpy as np
 assert all(name in sys.modules for name in NUMPY_DEV_MODULES)
 assert "numpy.testing._private" not in sys.modules and "numpy.f2py.crackfortran" not in sys.modules
+assert "numpy.ma.core" not in sys.modules
 np.testing.assert_array_equal(ndimage.label(np.ones((2, 2)))[0], np.ones((2, 2)))
+masked = np.ma.masked_array([1, 2, 3], mask=[0, 1, 0])
+assert masked.sum() == 4 and "numpy.ma.core" in sys.modules and sys.modules["numpy.ma"] is np.ma
 from numpy.testing import assert_allclose
 assert_allclose(1.0, 1.0)
 import numpy.f2py
