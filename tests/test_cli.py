@@ -260,7 +260,7 @@ def test_numpy_developer_tools_still_work_once_deferred():
     """`defer_numpy_dev_modules` only postpones them: the first use runs the real module."""
     code = """
 import sys
-from tui.cli import NUMPY_DEV_MODULES, defer_numpy_dev_modules
+from tui.core.lean import NUMPY_DEV_MODULES, defer_numpy_dev_modules
 defer_numpy_dev_modules()
 from scipy import ndimage
 import numpy as np

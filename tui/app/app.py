@@ -42,6 +42,7 @@ from tui.app.widgets.prompt import CommandSuggester, PromptInput
 from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel, short_path
 from tui.app.widgets.status_bar import StatusBar
 from tui.core.errors import DigitrecError, ImageError, RunError
+from tui.core.lean import defer_numpy_dev_modules
 from tui.core.modelfile import MODELS_DIR, default_model_path
 
 if TYPE_CHECKING:
@@ -418,6 +419,7 @@ class DigitrecApp(App[int]):
                 self.post_message(ModelStatus(_no_model_text(path)))
                 raise_no_model(path)
             self.post_message(ModelStatus(f"loading model {path.name}…"))
+            defer_numpy_dev_modules()  # before SciPy's first import: about 0.06 s sooner ready
             from tui.core.inference import Predictor  # noqa: PLC0415
 
             try:
