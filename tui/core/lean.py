@@ -20,7 +20,9 @@ def one_blas_thread() -> None:
 
 
 # numpy's test helpers and its Fortran wrapper generator, tools for developers, and its masked arrays
-# (about 0.013 s): SciPy's array-API layer imports all three, and predicting uses none of them.
+# (about 0.013 s): SciPy's array-API layer imports all three. Predicting never uses the first two;
+# numpy's own median and percentile load the third (they check for masked input) on the first
+# image, so deferring it only takes it off the path to a loaded model (the app's "model ready").
 NUMPY_DEV_MODULES = ("numpy.testing", "numpy.f2py", "numpy.ma")
 
 
