@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tui import __version__
-from tui.core.lean import NUMPY_DEV_MODULES, defer_numpy_dev_modules, one_blas_thread  # noqa: F401 - NUMPY_DEV_MODULES re-exported
+from tui.core.lean import defer_numpy_dev_modules, one_blas_thread
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 

@@ -412,6 +412,7 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
     accumulator, thetas, dists = hough_line(mask, theta=angles)
     peaks = hough_peaks(accumulator, thetas, dists, num_peaks=10, threshold=0.25 * min(h, w))
     ink_y, ink_x = np.nonzero(mask)
+    ys, xs = np.ogrid[0:h, 0:w]  # a column and a row: distances broadcast, no full-size grids
 
     def along_line(theta: float, dist: float, half: float) -> np.ndarray:
         """The positions along a line of the ink's pixels within ``half`` of it."""
@@ -441,7 +442,6 @@ def _drop_rules(mask: np.ndarray) -> np.ndarray:
         for _ in range(2):
             theta, dist = _fit_line(ink_y, ink_x, theta, dist, thick / 2 + 1.5)
         run = _longest_run(along_line(theta, dist, thick / 2 + 1.0))
-        ys, xs = np.ogrid[0:h, 0:w]  # a column and a row: distances broadcast, no full-size grids
         near = np.abs(xs * np.cos(theta) + ys * np.sin(theta) - dist) <= thick / 2 + 1.0
         lines.append((theta, dist, near, run))
     if not lines:

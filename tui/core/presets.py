@@ -19,8 +19,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Two epochs at a high peak rate: about 99.2% validation accuracy in a sixth of classic's time.
     "fast": dict(_TUNED, epochs=2, learning_rate=4e-3, augment_shift=1),
     # Fourteen epochs of a compact net: 0.8-1.2x classic's training time on the 2-core machine it
-    # was measured on (BENCHMARKS.md; its step is about as dear as classic's there). Re-checked on a 10,000-image validation split against 16-20 epoch,
-    # batch-256, rotation/zoom and wider candidates: none validated better (BENCHMARKS.md).
+    # was measured on (BENCHMARKS.md; its step is about as dear as classic's there). Re-checked on
+    # a 10,000-image validation split against 16-20 epoch, batch-256, rotation/zoom and wider
+    # candidates: none validated better (BENCHMARKS.md).
     # A third of the images get thinner or heavier strokes and a fifth go through a 12-20 px scan:
     # people's own pens and small crops. Same validation accuracy, and on the real development set
     # 8 and 8 misses for two seeds against 12 and 14 without (elastic distortion did worse: 19, 19).

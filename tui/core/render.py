@@ -12,7 +12,8 @@ import numpy as np
 from PIL import Image
 
 RAMP = " .:-=+*#%@"
-BLOCKS = {(False, False): " ", (True, False): "▀", (False, True): "▄", (True, True): "█"}
+# Half blocks indexed by top + 2 * bottom (each pixel of the pair inked or not).
+BLOCKS = np.array([" ", "▀", "▄", "█"])
 MODES = ("ascii", "blocks")
 
 
@@ -35,13 +36,11 @@ def ascii_digit(img28: np.ndarray, mode: str = "ascii") -> list[str]:
         return [row.tobytes().decode("ascii") for row in _RAMP_BYTES[levels]]
     if mode == "blocks":
         codes = (top >= 0.5).astype(np.intp) + 2 * (bottom >= 0.5)
-        return ["".join(row) for row in _BLOCK_GLYPHS[codes]]
+        return ["".join(row) for row in BLOCKS[codes]]
     raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
 _RAMP_BYTES = np.frombuffer(RAMP.encode("ascii"), dtype=np.uint8)
-# Indexed by top + 2 * bottom: the same glyphs as BLOCKS.
-_BLOCK_GLYPHS = np.array([BLOCKS[(False, False)], BLOCKS[(True, False)], BLOCKS[(False, True)], BLOCKS[(True, True)]])
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
