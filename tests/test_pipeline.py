@@ -61,3 +61,31 @@ def test_the_default_preset_trains_on_augmented_batches(tf, mnist):
     assert images.shape == (32, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= 0.0 and images.max() <= 1.0
     np.testing.assert_array_equal(np.sort(labels.numpy()), np.sort(y))
+
+
+def test_each_epoch_is_a_fresh_permutation_of_the_training_set(tf, mnist):
+    # Indices are shuffled and each batch gathered: every image, with its own label, exactly once
+    # an epoch (the last batch partial), in a new order the next epoch.
+    x, y = mnist.x_train[:300], mnist.y_train[:300]
+    ds = pipeline.train_dataset(x, y, TrainConfig(batch_size=64, augment_shift=0, extra={}))
+    epochs = []
+    for _ in range(2):
+        batches = list(ds)
+        assert [len(b[1]) for b in batches] == [64, 64, 64, 64, 44]
+        images = np.concatenate([b[0].numpy() for b in batches])[..., 0]
+        labels = np.concatenate([b[1].numpy() for b in batches])
+        found = {img.tobytes(): i for i, img in enumerate((x / 255.0).astype("float32"))}
+        order = [found[img.tobytes()] for img in images]
+        assert sorted(order) == list(range(300))
+        np.testing.assert_array_equal(labels, y[order])
+        epochs.append(order)
+    assert epochs[0] != epochs[1]
+
+
+def test_datasets_do_not_autotune(tf, mnist):
+    # Dropping an autotuned iterator waits for its tuning thread (up to a minute); Keras drops one
+    # at every epoch. Both datasets keep fixed parallelism instead.
+    cfg = TrainConfig(batch_size=32, augment_shift=2, extra={"augment_glyphs": 0.3})
+    x, y = mnist.x_train[:64], mnist.y_train[:64]
+    assert pipeline.train_dataset(x, y, cfg).options().autotune.enabled is False
+    assert pipeline.eval_dataset(x, y).options().autotune.enabled is False
