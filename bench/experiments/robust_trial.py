@@ -36,9 +36,24 @@ CACHE = Path("/tmp/digitrec-robust-cache.npz")
 PER_GROUP = 200
 
 
-def build_cache(x_val: np.ndarray, y_val: np.ndarray) -> dict:
+def render_groups(x_val: np.ndarray, y_val: np.ndarray, per_group: int, rng) -> tuple[list, list, list]:
+    """``per_group`` validation digits rendered in each failure class and style, through the
+    product's preprocessing: (28x28 inputs, labels, "gen:<name>" groups)."""
     from realworld import roundtrip  # noqa: PLC0415
 
+    inputs, labels, groups = [], [], []
+    for name, render in [(k, render_failure_class) for k in FAILURE_CLASSES] + [(s, render_user_style) for s in STYLES]:
+        for i in rng.choice(len(x_val), per_group, replace=False):
+            try:
+                inputs.append(preprocess_image(roundtrip(render(x_val[i], name, rng))))
+            except ImageError:
+                inputs.append(np.zeros((28, 28), "float32"))
+            groups.append("gen:" + name)
+            labels.append(int(y_val[i]))
+    return inputs, labels, groups
+
+
+def build_cache(x_val: np.ndarray, y_val: np.ndarray) -> dict:
     rows = list(csv.DictReader(open(REAL / "labels.csv", newline="")))
     inputs, groups, labels, files = [], [], [], []
     for row in rows:
@@ -49,16 +64,11 @@ def build_cache(x_val: np.ndarray, y_val: np.ndarray) -> dict:
         groups.append("real:" + row["kind"])
         labels.append(int(row["label"]))
         files.append(row["file"])
-    rng = np.random.default_rng(7)
-    for name, render in [(k, render_failure_class) for k in FAILURE_CLASSES] + [(s, render_user_style) for s in STYLES]:
-        for i in rng.choice(len(x_val), PER_GROUP, replace=False):
-            try:
-                inputs.append(preprocess_image(roundtrip(render(x_val[i], name, rng))))
-            except ImageError:
-                inputs.append(np.zeros((28, 28), "float32"))
-            groups.append("gen:" + name)
-            labels.append(int(y_val[i]))
-            files.append("")
+    gen_inputs, gen_labels, gen_groups = render_groups(x_val, y_val, PER_GROUP, np.random.default_rng(7))
+    inputs += gen_inputs
+    labels += gen_labels
+    groups += gen_groups
+    files += [""] * len(gen_inputs)
     data = dict(x=np.stack(inputs).astype("float32"), group=np.array(groups), y=np.array(labels), name=np.array(files))
     np.savez_compressed(CACHE, **data)
     return data

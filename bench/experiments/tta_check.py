@@ -19,16 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "bench" / "experiments"))
 
 import numpy as np  # noqa: E402
 from scipy import ndimage as ndi  # noqa: E402
 
 from tui.core import pipeline  # noqa: E402
 from tui.core.data import load_mnist, split_validation  # noqa: E402
-from tui.core.errors import ImageError  # noqa: E402
 from tui.core.inference import Predictor  # noqa: E402
-from tui.core.preprocess import preprocess_image  # noqa: E402
-from tui.core.synth import FAILURE_CLASSES, STYLES, render_failure_class, render_user_style  # noqa: E402
 
 CACHE = Path("/tmp/digitrec-robust-cache.npz")  # robust_trial.py's evaluation inputs
 EXTRA = Path("/tmp/digitrec-tta-extra.npz")
@@ -46,17 +44,9 @@ def extra_renders(x_val, y_val, per_group: int = 400):
     if EXTRA.exists():
         z = np.load(EXTRA)
         return z["x"], z["y"]
-    from realworld import roundtrip  # noqa: PLC0415
+    from robust_trial import render_groups  # noqa: PLC0415
 
-    rng = np.random.default_rng(8)
-    xs, ys = [], []
-    for name, render in [(k, render_failure_class) for k in FAILURE_CLASSES] + [(s, render_user_style) for s in STYLES]:
-        for i in rng.choice(len(x_val), per_group, replace=False):
-            try:
-                xs.append(preprocess_image(roundtrip(render(x_val[i], name, rng))))
-            except ImageError:
-                xs.append(np.zeros((28, 28), "float32"))
-            ys.append(int(y_val[i]))
+    xs, ys, _ = render_groups(x_val, y_val, per_group, np.random.default_rng(8))
     np.savez(EXTRA, x=np.stack(xs), y=np.array(ys))
     return np.stack(xs), np.array(ys)
 
