@@ -150,7 +150,7 @@ def test_custom_layer_classes_are_refused(tmp_path):
         load_model(_save_keras(model, tmp_path / "custom.h5"))
 
 
-@pytest.mark.parametrize("preset", ["classic", "default", "best"])
+@pytest.mark.parametrize("preset", ["classic", "default", "best", "robust"])
 def test_every_preset_network_saves_and_loads_safely(preset, tmp_path, mnist):
     """Each preset's network (its layer mix, sizes and names) passes the safe loader unchanged."""
     from tui.core import model as model_lib
@@ -168,4 +168,4 @@ def test_every_preset_network_saves_and_loads_safely(preset, tmp_path, mnist):
     loaded = load_model(path)
     np.testing.assert_allclose(before, np.asarray(loaded(x, training=False)), atol=1e-6)
     conv_layers = sum(type(layer).__name__ == "Conv2D" for layer in loaded.layers)
-    assert conv_layers == {"classic": 2, "default": 3, "best": 5}[preset]
+    assert conv_layers == {"classic": 2, "default": 3, "best": 5, "robust": 5}[preset]

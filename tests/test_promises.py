@@ -132,7 +132,7 @@ def test_solid_shapes_are_flagged_uncertain(trained_model, tmp_path, shape):
 
 @pytest.mark.parametrize("args, message", [
     (("--epochs", "0"), "digitrec: epochs must be at least 1; check the value you gave"),
-    (("--preset", "turbo"), "digitrec: unknown preset 'turbo'; choose one of: classic, fast, default, best"),
+    (("--preset", "turbo"), "digitrec: unknown preset 'turbo'; choose one of: classic, fast, default, best, robust"),
 ])
 def test_bad_training_settings_say_what_is_allowed(cli_env, tmp_path, args, message):
     proc = run_cli("train", *args, "--output", str(tmp_path / "m.h5"), env=cli_env)

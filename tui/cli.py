@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_low_bandwidth(app, default=argparse.SUPPRESS)  # `digitrec --low-bandwidth app` keeps it too
 
     train = sub.add_parser("train", help="train a model as a recorded run in runs/")
-    train.add_argument("--preset", default=None, help="classic, fast, default or best (default: default)")
+    train.add_argument("--preset", default=None, help="classic, fast, default, best or robust (default: default)")
     train.add_argument("--epochs", type=int)
     train.add_argument("--batch-size", type=int)
     train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float, help="peak learning rate")

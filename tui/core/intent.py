@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-PRESETS = ("classic", "fast", "default", "best")
+PRESETS = ("classic", "fast", "default", "best", "robust")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
