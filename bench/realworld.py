@@ -71,7 +71,7 @@ def real_set(predictor: Predictor, folder: Path) -> dict:
     labels = np.array([int(r["label"]) for r in rows])
     answer = probs.argmax(1)
     ok = (answer == labels) & np.array([x is not None for x in inputs])
-    flags = np.array([judge(p, x)[0] if x is not None else True for p, x in zip(probs, inputs)])
+    flags = np.array([judge(p, x, predictor.threshold)[0] if x is not None else True for p, x in zip(probs, inputs)])
     kinds = np.array([r["kind"] for r in rows])
     sources = np.array([r["source_repo"] for r in rows])
     confusion = np.zeros((10, 10), dtype=int)
@@ -171,7 +171,8 @@ def main() -> int:
             print(f"  {kind:8} {r['n']:>4} {r['accuracy']:>8.2%}")
         flagged = real["misses_flagged"]
         print(f"  uncertain flags: {flagged if flagged is None else f'{flagged:.0%}'} of misses, "
-              f"{real['correct_flagged']:.1%} of correct answers; ECE {real['ece']:.4f}")
+              f"{real['correct_flagged']:.1%} of correct answers (threshold {predictor.threshold:.2f}); "
+              f"ECE {real['ece']:.4f}")
         print("  worst sources: " + ", ".join(f"{s} {r['accuracy']:.0%}" for s, r in
                                               sorted(real["per_source"].items(), key=lambda kv: kv[1]["accuracy"])[:5]))
         print("  confusion (rows: truth 0-9, columns: answer 0-9):")

@@ -192,3 +192,21 @@ def test_real_development_set_has_no_false_refusals():
         except ImageError:
             refused.append(row["file"])
     assert not refused, f"clearly written digits refused as blank: {refused}"
+
+
+@pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
+def test_shipped_model_says_unsure_about_most_of_its_real_misses():
+    """Issue 10: on the development set the shipped model flags at least 70 % of its misses as
+    uncertain and at most 5 % of its right answers, at its own threshold."""
+    from tui.core.inference import Predictor
+
+    rows = list(csv.DictReader(open(REAL / "labels.csv", newline="")))
+    predictor = Predictor(Path(__file__).resolve().parents[1] / "models" / "digit_recognizer.h5")
+    predictions = predictor.predict_paths([REAL / "images" / row["file"] for row in rows])
+    assert all(p.error is None for p in predictions)
+    right = np.array([p.digit == int(row["label"]) for p, row in zip(predictions, rows)])
+    flagged = np.array([p.uncertain for p in predictions])
+    assert (~right).any()
+    assert flagged[~right].mean() >= 0.70, [(r["file"], p.digit, round(p.confidence, 2))
+                                             for p, r, ok in zip(predictions, rows, right) if not ok]
+    assert flagged[right].mean() <= 0.05

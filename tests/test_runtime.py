@@ -230,7 +230,7 @@ def test_a_runtime_file_alone_predicts_with_its_recorded_metadata(tmp_path):
     alone = tmp_path / "alone.tflite"
     shutil.copy(runtime.runtime_path(SHIPPED), alone)
     predictor = Predictor(alone)
-    assert predictor.runtime == "LiteRT" and predictor.metadata.get("preset") == "default"
+    assert predictor.runtime == "LiteRT" and predictor.metadata.get("preset") == "robust"
     (p,) = predictor.predict_paths([SAMPLES / "7_mnist_01.png"])
     assert p.digit == 7
 
@@ -399,3 +399,23 @@ async def test_app_loads_the_model_on_litert_and_says_when_it_rebuilt_the_runtim
             await settle(pilot, lambda: bool(app.conversation.last_turn.query(PredictionView)), timeout=60)
             assert app.conversation.last_turn.query_one(PredictionView).prediction.digit == 7
     assert runtime.runtime_state(tmp_path / "models" / "digit_recognizer.h5")[0] == "current"
+
+
+def test_each_model_is_judged_unsure_at_its_own_threshold():
+    """The 'uncertain' line sits where it was chosen for the model's preset (robust: 0.80, else 0.65);
+    a threshold in the model's own metadata wins; nonsense there is ignored."""
+    from tui.core.inference import Predictor, confidence_threshold, judge
+
+    assert confidence_threshold({}) == 0.65 and confidence_threshold({"preset": "default"}) == 0.65
+    assert confidence_threshold({"preset": "robust"}) == 0.80
+    assert confidence_threshold({"preset": "robust", "confidence_threshold": 0.9}) == 0.9
+    for junk in (True, 2, -1, "0.7", None):
+        assert confidence_threshold({"preset": "default", "confidence_threshold": junk}) == 0.65
+    predictor = Predictor(SHIPPED, runtime="litert")
+    assert predictor.metadata["preset"] == "robust" and predictor.threshold == 0.80
+    seven = np.zeros((28, 28), "float32")
+    seven[6:8, 8:20] = 1.0
+    seven[8:22, 17:19] = 1.0
+    probs = np.full(10, 0.25 / 9, "float32")
+    probs[7] = 0.75
+    assert judge(probs, seven, predictor.threshold)[0] and not judge(probs, seven)[0]

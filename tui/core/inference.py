@@ -13,11 +13,23 @@ import numpy as np
 from tui.core.errors import DigitrecError, ImageError
 from tui.core.modelfile import default_model_path, read_metadata
 
-# Below this top probability we say "unsure" instead of naming a digit confidently. Chosen on images
+# Below this top probability we say "unsure" instead of naming a digit confidently (the default;
+# a model's own threshold comes from confidence_threshold below). Chosen for `default` on images
 # rendered from MNIST validation digits (robust_trial.py's 2,400 failure-class and style images):
 # the highest threshold that flags at most 3% of the correct answers there (0.65: 2.9%, and 93% of
 # the misses; 0.6 flagged 2.3% and 87%; 0.7 3.6%). BENCHMARKS.md, issue 10 round 5.
 CONFIDENCE_THRESHOLD = 0.65
+
+
+def confidence_threshold(metadata: dict[str, Any]) -> float:
+    """The model's own "unsure" threshold: its metadata's ``confidence_threshold``, else the one
+    chosen for its preset by the same rule (presets.CONFIDENCE_THRESHOLDS), else 0.65."""
+    from tui.core.presets import CONFIDENCE_THRESHOLDS  # noqa: PLC0415
+
+    value = metadata.get("confidence_threshold")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1:
+        return float(value)
+    return CONFIDENCE_THRESHOLDS.get(str(metadata.get("preset")), CONFIDENCE_THRESHOLD)
 
 
 @dataclass
@@ -47,15 +59,16 @@ class Prediction:
         }
 
 
-def judge(probabilities: np.ndarray, input28: np.ndarray | None) -> tuple[bool, str | None]:
-    """Whether to flag a prediction as uncertain, and why."""
+def judge(probabilities: np.ndarray, input28: np.ndarray | None,
+          threshold: float = CONFIDENCE_THRESHOLD) -> tuple[bool, str | None]:
+    """Whether to flag a prediction as uncertain, and why (``threshold``: see confidence_threshold)."""
     if input28 is not None:
         from tui.core.preprocess import looks_like_digit  # noqa: PLC0415
 
         if not looks_like_digit(input28):
             return True, "the image does not look like a single handwritten digit"
     top = float(np.max(probabilities))
-    if top < CONFIDENCE_THRESHOLD:
+    if top < threshold:
         return True, f"low confidence ({top:.0%}); the digit may be ambiguous"
     return False, None
 
@@ -108,6 +121,7 @@ class Predictor:
                 self.metadata = {}
         else:
             self.engine, self.metadata = open_engine(self.model_path, runtime, notify)
+        self.threshold = confidence_threshold(self.metadata)
 
     @property
     def runtime(self) -> str:
@@ -125,7 +139,7 @@ class Predictor:
         return self._prediction(path, probs, input28, gray)
 
     def _prediction(self, path, probs, input28, gray) -> Prediction:
-        uncertain, reason = judge(probs, input28)
+        uncertain, reason = judge(probs, input28, self.threshold)
         digit = int(np.argmax(probs))
         return Prediction(
             path=path, digit=digit, confidence=float(probs[digit]), probabilities=[float(p) for p in probs],
