@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 from conftest import run_cli
@@ -21,6 +22,7 @@ from tui.core.finetune import (
     split_held_out,
     training_mix,
 )
+from tui.core.modelfile import read_metadata
 from tui.core.synth import looped_seven
 
 
@@ -98,6 +100,9 @@ def test_fine_tuning_teaches_the_sevens_and_keeps_mnist(tmp_path, mnist, trained
     base = tmp_path / "models" / "digit_recognizer.h5"
     base.parent.mkdir()
     shutil.copy(trained_model, base)
+    with h5py.File(base, "r+") as f:  # a base judged unsure at its own threshold, as robust models are
+        meta = json.loads(f.attrs["digitrec_metadata"])
+        f.attrs["digitrec_metadata"] = json.dumps({**meta, "confidence_threshold": 0.77})
     settings = FinetuneSettings(folder=str(folder), base_model=str(base), epochs=1, mnist_images=3000)
     events = []
     result = run_finetune(settings, base, data=mnist, reporter=events.append)
@@ -108,6 +113,7 @@ def test_fine_tuning_teaches_the_sevens_and_keeps_mnist(tmp_path, mnist, trained
     assert done["held_out_before"] <= 0.5 < done["held_out_after"], done  # it misread them, now it reads them
     assert done["test_accuracy_before"] - done["test_accuracy"] <= 0.001, done  # within 0.1 points on MNIST test
     assert done["model"] == str(base) and (base.parent / "digit_recognizer.previous.h5").exists()
+    assert read_metadata(base)["confidence_threshold"] == 0.77  # the fine-tuned model keeps its base's
     summary = runs.summarise(result.run_dir)
     assert summary.status == "done" and summary.preset == "finetune" and summary.history  # a recorded run
     assert "held-out digits" in summary.note

@@ -268,7 +268,8 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
                   metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     meta = {"preset": PRESET, "arch": "finetune", "config": cfg.to_dict(), "finetune": asdict(settings),
             "run_id": run_dir.name, "trained_by": "digitrec train --finetune", "dataset_sha256": mnist.sha256,
-            "train_size": len(x), "user_images": len(mine.labels), "versions": library_versions()}
+            "train_size": len(x), "user_images": len(mine.labels), "versions": library_versions(),
+            "confidence_threshold": predictor.threshold}  # the base's "unsure" line: the same network, nudged
     event = writer.emit("start", run_id=run_dir.name, pid=os.getpid(), config=cfg.to_dict(), output=str(output),
                         epochs=cfg.epochs, steps_per_epoch=steps, train_size=len(x), val_size=len(y_held),
                         initial_epoch=0, data=mnist.source, finetune=settings.folder, user_images=len(mine.labels),
