@@ -67,12 +67,62 @@ def test_building_under_a_policy_leaves_the_global_policy_alone():
     assert keras.mixed_precision.global_policy().name == before
     assert mixed.layers[1].dtype_policy.name == "mixed_bfloat16"
     assert mixed.layers[-1].dtype_policy.name == "float32", "the softmax must stay in float32"
-    twin = model_lib.float32_twin(mixed, preset_config("default"))
+    twin = model_lib.plain_twin(mixed, preset_config("default"))
     assert all(layer.dtype_policy.name == "float32" for layer in twin.layers)
     for a, b in zip(mixed.get_weights(), twin.get_weights()):
         np.testing.assert_array_equal(a, b)
     plain = model_lib.build_model(preset_config("default"))
-    assert model_lib.float32_twin(plain, preset_config("default")) is plain
+    assert model_lib.plain_twin(plain, preset_config("default")) is plain
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_the_fused_batch_norm_trains_as_keras_own_does(policy):
+    """Same outputs, gradients and moving statistics as keras.layers.BatchNormalization, in training
+    and in inference, within float32 (bfloat16) rounding."""
+    from tui.core import model as model_lib
+    from tui.core.tf import import_tf
+
+    tf, keras = import_tf()
+    rng = np.random.default_rng(0)
+    x = rng.normal(1.0, 3.0, (32, 6, 6, 8)).astype("float32")
+    weights = tf.constant(rng.normal(size=x.shape).astype("float32"))
+    tol = 1e-5 if policy == "float32" else 1e-2
+    with model_lib.dtype_policy(policy):
+        layers = [keras.layers.BatchNormalization(momentum=0.9), model_lib.fused_batch_norm_class()(momentum=0.9)]
+    results = []
+    for layer in layers:
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 8))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 8))
+        inputs = tf.cast(tf.constant(x), layer.compute_dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            y = layer(inputs, training=True)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2 * weights)
+        grads = tape.gradient(loss, [inputs, layer.gamma, layer.beta])
+        assert y.dtype == layer.compute_dtype
+        results.append([np.asarray(tf.cast(t, tf.float32)) for t in (y, *grads)]
+                       + [layer.moving_mean.numpy(), layer.moving_variance.numpy(),
+                          np.asarray(tf.cast(layer(inputs, training=False), tf.float32))])
+    for keras_own, fused in zip(*results):
+        assert np.abs(keras_own - fused).max() <= tol * np.abs(keras_own).max()
+
+
+def test_a_model_built_for_training_is_saved_through_a_plain_twin():
+    from tui.core import model as model_lib
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+    cfg = preset_config("default")
+    trained = model_lib.build_model(cfg, for_training=True)
+    fused = model_lib.fused_batch_norm_class()
+    assert sum(isinstance(layer, fused) for layer in trained.layers) == 3
+    twin = model_lib.plain_twin(trained, cfg)
+    assert twin is not trained
+    norms = [layer for layer in twin.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 3 and all(type(layer) is keras.layers.BatchNormalization for layer in norms)
+    for a, b in zip(trained.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def _policies(path):
@@ -98,6 +148,7 @@ def test_a_bfloat16_run_saves_float32_files_that_predict_like_keras(tmp_path, mn
     for path in (output, tmp_path / "run" / runs.LAST_CHECKPOINT, tmp_path / "run" / runs.BEST_CHECKPOINT):
         text = _policies(path)
         assert "bfloat16" not in text, f"{path.name} carries a bfloat16 policy"
+        assert "Fused" not in text, f"{path.name} carries the training-only batch norm"
     keras_model = load_model(output)
     x = pipeline.to_model_input(mnist.x_test[:500])
     expected = np.asarray(keras_model.predict_on_batch(x))

@@ -101,10 +101,10 @@ def main() -> None:
     if args.model:
         model = keras.models.load_model(args.model)
     else:
-        model = model_lib.build_model(cfg)
+        model = model_lib.build_model(cfg, for_training=True)
         model_lib.compile_model(model, cfg, steps)
         model.fit(pipeline.train_dataset(x_tr, y_tr, cfg, one_hot), epochs=cfg.epochs, verbose=0)
-        model = model_lib.float32_twin(model, cfg)
+        model = model_lib.plain_twin(model, cfg)
     train_s = time.perf_counter() - t0
     model = model_lib.compile_model(model, cfg, steps)
     _, val_acc = model.evaluate(pipeline.eval_dataset(x_val, y_val, one_hot=one_hot), verbose=0)

@@ -31,7 +31,7 @@ from tui.core.config import preset_config  # noqa: E402
 from tui.core.data import load_mnist  # noqa: E402
 from tui.core.tf import import_tf  # noqa: E402
 
-OVERRIDES = ("batch_size", "ema", "augment_shift", "epochs", "learning_rate")
+OVERRIDES = ("batch_size", "ema", "augment_shift", "epochs", "learning_rate", "steps_per_execution")
 
 
 def trainer(tf, keras, spec: dict, x, y):
@@ -42,7 +42,7 @@ def trainer(tf, keras, spec: dict, x, y):
         over["extra"] = {**base.extra, **spec["extra"]}
     cfg = base.with_overrides(**over)
     keras.mixed_precision.set_global_policy(spec.get("policy", "float32"))
-    model = model_lib.compile_model(model_lib.build_model(cfg), cfg, 400)
+    model = model_lib.compile_model(model_lib.build_model(cfg, for_training=not spec.get("plain_norm")), cfg, 400)
     keras.mixed_precision.set_global_policy("float32")
     ds = pipeline.train_dataset(x, y, cfg, one_hot=model_lib.uses_one_hot(cfg)).repeat()
     if spec.get("fixed"):

@@ -30,7 +30,7 @@ steps = -(-len(x_tr) // cfg.batch_size)
 one_hot = model_lib.uses_one_hot(cfg)
 precision = model_lib.training_precision(cfg)  # as digitrec train: mixed bfloat16 where native
 with model_lib.dtype_policy(precision):
-    model = model_lib.build_model(cfg)
+    model = model_lib.build_model(cfg, for_training=True)
 model_lib.compile_model(model, cfg, steps)
 
 
@@ -49,7 +49,7 @@ hist = model.fit(pipeline.train_dataset(x_tr, y_tr, cfg, one_hot), epochs=cfg.ep
 train_s = time.perf_counter() - t0
 # With EMA, fit swaps the averaged weights in at the end: re-evaluate validation on what is kept,
 # in float32, as the model is saved.
-model = model_lib.compile_model(model_lib.float32_twin(model, cfg), cfg, steps)
+model = model_lib.compile_model(model_lib.plain_twin(model, cfg), cfg, steps)
 val_loss, val_acc = model.evaluate(pipeline.eval_dataset(x_val, y_val, one_hot=one_hot), verbose=0)
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 row = dict(label=label, cfg=overrides, precision=precision, val_size=len(x_val), train_s=round(train_s, 1), final_val_acc=round(val_acc, 5),

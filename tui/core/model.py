@@ -29,12 +29,14 @@ def strategy_scope():
     return contextlib.nullcontext()
 
 
-def build_model(cfg: TrainConfig, *, seed: bool = True):
+def build_model(cfg: TrainConfig, *, seed: bool = True, for_training: bool = False):
     """Build the (uncompiled) Keras model named by ``cfg.arch``.
 
     With ``seed`` (the default) every random generator is seeded from ``cfg.seed`` first, so the
     initial weights and everything after them repeat; ``seed=False`` leaves them as they are
-    (for a copy built while a seeded run is under way).
+    (for a copy built while a seeded run is under way). ``for_training`` swaps each batch norm
+    for one that trains through TensorFlow's fused kernel (``fused_batch_norm_class``): the same
+    weights and the same arithmetic, a quarter less time per step; save through ``plain_twin``.
     """
     builder = ARCHITECTURES.get(cfg.arch)
     if builder is None:
@@ -42,7 +44,68 @@ def build_model(cfg: TrainConfig, *, seed: bool = True):
     _, keras = import_tf()
     if seed:
         keras.utils.set_random_seed(cfg.seed)
-    return builder(keras, cfg)
+    with _fused_norm(for_training):
+        return builder(keras, cfg)
+
+
+_NORM = {"fused": False}
+
+
+@contextlib.contextmanager
+def _fused_norm(on: bool):
+    previous, _NORM["fused"] = _NORM["fused"], on
+    try:
+        yield
+    finally:
+        _NORM["fused"] = previous
+
+
+def _batch_norm(keras, **kwargs):
+    """A batch-norm layer: Keras' own, or the fused one while a training model is being built."""
+    cls = fused_batch_norm_class() if _NORM["fused"] else keras.layers.BatchNormalization
+    return cls(**kwargs)
+
+
+_FUSED: list = []
+
+
+def fused_batch_norm_class():
+    """``keras.layers.BatchNormalization`` whose training-mode call is TensorFlow's fused kernel.
+
+    Keras 3 normalises a batch with a dozen separate ops (moments, rsqrt, scale, shift), each
+    with its own gradient, and casts bfloat16 activations to float32 around them. Profiled on
+    the `default` net: the three batch norms took about a quarter of a training step, and the
+    fused kernel (one op forward, one backward, statistics in float32 inside, bfloat16 in and
+    out) brings them close to free (BENCHMARKS.md, issue 13). Variables, their order, the
+    moving-statistics update (the batch's biased variance, as Keras keeps it) and inference
+    are Keras' own, so weights move between this layer and the plain one unchanged; models are
+    always saved from a plain twin, so no file carries this class. Anything the kernel does not
+    cover (masks, renorm, synchronised statistics, other ranks or axes) goes to Keras' own call.
+    """
+    if _FUSED:
+        return _FUSED[0]
+    tf, keras = import_tf()
+
+    class FusedBatchNormalization(keras.layers.BatchNormalization):
+        def call(self, inputs, training=None, mask=None):
+            if (not (training and self.trainable) or mask is not None or self.renorm or self.synchronized
+                    or len(inputs.shape) != 4 or self.axis not in (-1, 3) or not (self.scale and self.center)):
+                return super().call(inputs, training=training, mask=mask)
+            outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                inputs, tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32),
+                epsilon=self.epsilon, is_training=True, data_format="NHWC",
+            )
+            # The kernel returns the unbiased variance; Keras' moving variance tracks the biased one.
+            n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), tf.float32)
+            variance = variance * (n - 1.0) / tf.maximum(n, 1.0)
+            momentum = self.momentum
+            self.moving_mean.assign(self.moving_mean * momentum + tf.cast(mean, self.moving_mean.dtype) * (1.0 - momentum))
+            self.moving_variance.assign(
+                self.moving_variance * momentum + tf.cast(variance, self.moving_variance.dtype) * (1.0 - momentum))
+            return tf.cast(outputs, self.compute_dtype)
+
+    _FUSED.append(FusedBatchNormalization)
+    return FusedBatchNormalization
 
 
 # CPU flags (Linux /proc/cpuinfo) of instructions that run bfloat16 matrix products natively.
@@ -90,14 +153,17 @@ def dtype_policy(name: str):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def float32_twin(model, cfg: TrainConfig):
-    """A float32 model of ``cfg`` holding ``model``'s weights, or ``model`` itself if it is float32.
+def plain_twin(model, cfg: TrainConfig):
+    """A float32 model of ``cfg`` built from Keras' own layers and holding ``model``'s weights, or
+    ``model`` itself if it is one already.
 
-    Models are always saved in float32, so a file trained in mixed precision loads, converts and
-    predicts like any other (its layers carry no bfloat16 policy). The variables of a mixed
-    model are float32 already; only its computations ran in bfloat16.
+    Models are always saved this way, so a file trained in mixed precision or with the fused batch
+    norm loads, converts and predicts like any other (its layers carry no bfloat16 policy and no
+    class of ours). The variables of a mixed model are float32 already; only its computations ran
+    in bfloat16.
     """
-    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+    fused = tuple(_FUSED)
+    if all(layer.dtype_policy.name == "float32" and not isinstance(layer, fused) for layer in model.layers):
         return model
     with dtype_policy("float32"):
         twin = build_model(cfg, seed=False)
@@ -140,7 +206,7 @@ def _compact(keras, cfg: TrainConfig):
     double = bool(cfg.extra.get("double", False))
 
     def norm_relu(x):
-        return layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+        return layers.ReLU()(_batch_norm(keras, momentum=0.9)(x))
 
     def same_conv(x, width):
         return norm_relu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x)) if double else x

@@ -116,7 +116,7 @@ def _make_callback(keras, *, writer: runs.EventWriter, reporter: Reporter | None
             """The model as it is saved: itself, or (trained in mixed precision) one float32 twin
             built at the first checkpoint and given the current weights at each later one."""
             if self.twin is None:
-                self.twin = model_lib.float32_twin(self.model, cfg)
+                self.twin = model_lib.plain_twin(self.model, cfg)
             elif self.twin is not self.model:
                 self.twin.set_weights(self.model.get_weights())
             return self.twin
@@ -425,7 +425,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
     with model_lib.strategy_scope():  # MirroredStrategy when several GPUs are visible
         precision = model_lib.training_precision(cfg)  # mixed bfloat16 where the CPU has it natively
         with model_lib.dtype_policy(precision):
-            model = model_lib.build_model(cfg)
+            model = model_lib.build_model(cfg, for_training=True)
         model_lib.compile_model(model, cfg, steps)
     if initial_epoch:
         with warnings.catch_warnings():
