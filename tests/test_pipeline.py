@@ -31,6 +31,31 @@ def test_stroke_width_thins_or_thickens_the_chosen_share(tf, digits):
     assert (out[thicker] >= digits[thicker] - 1e-6).all()  # dilation never removes it
 
 
+def test_stroke_width_is_a_2x2_grey_dilation_or_erosion_of_each_image(tf, digits):
+    from scipy import ndimage
+
+    out = pipeline._stroke_width(tf, tf.constant(digits), 1.0).numpy()[..., 0]
+    # TensorFlow's 2x2 "SAME" window at (i, j) covers rows i..i+1 and columns j..j+1. scipy mirrors
+    # the window for a dilation, not for an erosion, so the erosion's origin moves it there.
+    for image, got in zip(digits[..., 0], out):
+        thick = ndimage.grey_dilation(image, size=(2, 2), mode="constant", cval=0.0)
+        thin = ndimage.grey_erosion(image, size=(2, 2), origin=(-1, -1), mode="constant", cval=np.inf)
+        assert np.array_equal(got, thick) or np.array_equal(got, thin)
+
+
+def test_shift_moves_each_image_whole_by_its_own_offset(tf, digits):
+    shift = 2
+    out = pipeline._shift(tf, tf.constant(digits), shift).numpy()[..., 0]
+    padded = np.pad(digits[..., 0], ((0, 0), (shift, shift), (shift, shift)))
+    offsets = []
+    for k, got in enumerate(out):
+        found = [(dy, dx) for dy in range(2 * shift + 1) for dx in range(2 * shift + 1)
+                 if np.array_equal(got, padded[k, dy:dy + 28, dx:dx + 28])]
+        assert found, f"image {k} is not its input moved by at most {shift} px"
+        offsets.append(found[0])
+    assert len(set(offsets)) > 5  # each image draws its own offset
+
+
 def test_no_share_leaves_images_alone(tf, digits):
     x = tf.constant(digits)
     np.testing.assert_array_equal(pipeline._stroke_width(tf, x, 0.0).numpy(), digits)
