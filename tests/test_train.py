@@ -122,7 +122,7 @@ def test_a_finished_run_keeps_the_model_it_replaces(trained_model, mnist, tmp_pa
 
 
 def test_a_very_short_batch_norm_run_still_gives_a_working_model(mnist, tmp_path):
-    """One epoch of `default` on 3,000 images is 22 steps: too few for batch norm's moving
+    """One epoch of `default` on 3,000 images is 11 steps of 256: too few for batch norm's moving
     statistics to leave their initial values, which left such models at chance (about 12 %)
     until the statistics were re-estimated at the end of short runs."""
     from tui.core.config import preset_config
@@ -136,7 +136,8 @@ def test_a_very_short_batch_norm_run_still_gives_a_working_model(mnist, tmp_path
     assert read_metadata(tmp_path / "quick.h5")["batch_norm_recalibrated_on"] == 2048
     assert "batch-norm statistics re-estimated" in (tmp_path / "run" / "train.log").read_text()
     summary = runs.summarise(tmp_path / "run")
-    assert summary.note.startswith("short run (22 steps)"), "the user is told why val accuracy and test accuracy differ"
+    steps = -(-2700 // cfg.batch_size)  # 3,000 less the validation tenth
+    assert summary.note.startswith(f"short run ({steps} steps)"), "the user is told why val accuracy and test accuracy differ"
 
 
 def test_recalibration_sets_the_statistics_of_the_given_images(mnist):

@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--subset", dest="train_subset", type=int, help="train on the first N images only (quick trials)")
     train.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
-                       help="compute precision while training (default float32; auto: mixed bfloat16 on a CPU with "
-                            "native bf16, float32 elsewhere); the saved model is float32 either way")
+                       help="compute precision while training (default: the preset's; fast and default use auto: mixed "
+                            "bfloat16 on a CPU with native bf16, float32 elsewhere); the saved model is float32 either way")
     train.add_argument("--output", metavar="PATH", help="where the finished model goes (default: models/digit_recognizer.h5)")
     train.add_argument("--resume", metavar="RUN", help="continue a cancelled or interrupted run from its last checkpoint")
     train.add_argument("--finetune", metavar="FOLDER",
