@@ -12,7 +12,7 @@ from tui.core import model as model_lib
 TOKEN = re.compile(r"c(\d+)k(\d+)(s\d+)?(v)?(n)?(\+p)?")
 
 
-def build_spec(keras, cfg):
+def build_spec(keras, cfg, norm=None):
     layers = keras.layers
     x = inputs = keras.Input(shape=model_lib.INPUT_SHAPE, name="image")
     for tok in cfg.extra["layers"]:

@@ -7,6 +7,7 @@ output 10 softmax probabilities.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from pathlib import Path
 
@@ -44,31 +45,11 @@ def build_model(cfg: TrainConfig, *, seed: bool = True, for_training: bool = Fal
     _, keras = import_tf()
     if seed:
         keras.utils.set_random_seed(cfg.seed)
-    with _fused_norm(for_training):
-        return builder(keras, cfg)
+    norm = fused_batch_norm_class() if for_training else keras.layers.BatchNormalization
+    return builder(keras, cfg, norm)
 
 
-_NORM = {"fused": False}
-
-
-@contextlib.contextmanager
-def _fused_norm(on: bool):
-    previous, _NORM["fused"] = _NORM["fused"], on
-    try:
-        yield
-    finally:
-        _NORM["fused"] = previous
-
-
-def _batch_norm(keras, **kwargs):
-    """A batch-norm layer: Keras' own, or the fused one while a training model is being built."""
-    cls = fused_batch_norm_class() if _NORM["fused"] else keras.layers.BatchNormalization
-    return cls(**kwargs)
-
-
-_FUSED: list = []
-
-
+@functools.cache
 def fused_batch_norm_class():
     """``keras.layers.BatchNormalization`` whose training-mode call is TensorFlow's fused kernel.
 
@@ -82,8 +63,6 @@ def fused_batch_norm_class():
     always saved from a plain twin, so no file carries this class. Anything the kernel does not
     cover (masks, renorm, synchronised statistics, other ranks or axes) goes to Keras' own call.
     """
-    if _FUSED:
-        return _FUSED[0]
     tf, keras = import_tf()
 
     class FusedBatchNormalization(keras.layers.BatchNormalization):
@@ -104,7 +83,6 @@ def fused_batch_norm_class():
                 self.moving_variance * momentum + tf.cast(variance, self.moving_variance.dtype) * (1.0 - momentum))
             return tf.cast(outputs, self.compute_dtype)
 
-    _FUSED.append(FusedBatchNormalization)
     return FusedBatchNormalization
 
 
@@ -162,8 +140,7 @@ def plain_twin(model, cfg: TrainConfig):
     class of ours). The variables of a mixed model are float32 already; only its computations ran
     in bfloat16.
     """
-    fused = tuple(_FUSED)
-    if all(layer.dtype_policy.name == "float32" and not isinstance(layer, fused) for layer in model.layers):
+    if all(layer.dtype_policy.name == "float32" and type(layer) is not fused_batch_norm_class() for layer in model.layers):
         return model
     with dtype_policy("float32"):
         twin = build_model(cfg, seed=False)
@@ -171,7 +148,7 @@ def plain_twin(model, cfg: TrainConfig):
     return twin
 
 
-def _classic(keras, cfg: TrainConfig):
+def _classic(keras, cfg: TrainConfig, norm=None):
     """The classic Keras MNIST convnet."""
     layers = keras.layers
     return keras.Sequential(
@@ -189,7 +166,7 @@ def _classic(keras, cfg: TrainConfig):
     )
 
 
-def _compact(keras, cfg: TrainConfig):
+def _compact(keras, cfg: TrainConfig, norm):
     """Three conv layers with batch norm, sized so an epoch costs about one classic epoch on a CPU.
 
     conv 5x5 stride 2 (28->12) - conv 3x3 (->10) - max-pool (->5) - conv 3x3 (->3) - dense.
@@ -200,13 +177,14 @@ def _compact(keras, cfg: TrainConfig):
     re-estimate them at the end (``recalibrate_batch_norm``).
     With ``"double": true`` each of the first two stages gets a second, 'same'-padded 3x3 conv
     (at 12x12 and at 5x5): five conv layers instead of three, for the ``best`` preset.
+    ``norm`` is the batch-norm layer class (Keras' own, or the fused one for training).
     """
     layers = keras.layers
     w1, w2, w3 = cfg.extra.get("widths", (32, 64, 128))
     double = bool(cfg.extra.get("double", False))
 
     def norm_relu(x):
-        return layers.ReLU()(_batch_norm(keras, momentum=0.9)(x))
+        return layers.ReLU()(norm(momentum=0.9)(x))
 
     def same_conv(x, width):
         return norm_relu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x)) if double else x
