@@ -2,10 +2,9 @@
 
     python bench/experiments/step_ablation.py '[{}, {"norm": "fused"}, {"norm": null}, {"w": [4, 4, 4]}]'
 
-Each spec builds the compact net (conv 5x5/2 - conv 3x3 - pool - conv 3x3 - dense, as
-tui/core/model.py) with one change: ``w`` widths, ``norm`` "keras" (Keras' BatchNormalization),
-"fused" (tui.core.model.fused_batch_norm_class) or null (no batch norm, conv biases instead),
-``ema``, ``ls`` (label smoothing, one-hot labels) and ``policy`` ("mixed_bfloat16" by default).
+Each spec builds the product's compact net (tui/core/model.py) with one change: ``w`` widths,
+``norm`` "keras" (Keras' BatchNormalization), "fused" (tui.core.model.fused_batch_norm_class) or
+null (no batch norm), ``ema``, ``ls`` (label smoothing, one-hot labels) and ``policy`` ("mixed_bfloat16" by default).
 Every trainer is fed one fixed batch from memory (``B`` images, default 512), so the input
 pipeline is out; they run in turn, and each round's time is divided by the first spec's in the
 same round, so the machine's drift hits all alike. Prints ms per 1,000 images and the median
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 
 from tui.core import model as model_lib  # noqa: E402
+from tui.core.config import TrainConfig  # noqa: E402
 from tui.core.tf import import_tf  # noqa: E402
 
 BATCH = int(os.environ.get("B", "512"))
@@ -34,18 +34,11 @@ ROUNDS = int(os.environ.get("R", "6"))
 
 
 def build(keras, widths, norm):
-    layers = keras.layers
-    norm_cls = {"keras": layers.BatchNormalization, "fused": model_lib.fused_batch_norm_class()}.get(norm)
-
-    def norm_relu(x):
-        return layers.ReLU()(norm_cls(momentum=0.9)(x) if norm_cls else x)
-
-    inputs = keras.Input((28, 28, 1))
-    x = norm_relu(layers.Conv2D(widths[0], 5, strides=2, use_bias=norm_cls is None)(inputs))
-    x = norm_relu(layers.MaxPooling2D()(layers.Conv2D(widths[1], 3, use_bias=norm_cls is None)(x)))
-    x = norm_relu(layers.Conv2D(widths[2], 3, use_bias=norm_cls is None)(x))
-    x = layers.Dropout(0.2)(layers.Flatten()(x))
-    return keras.Model(inputs, layers.Dense(10, activation="softmax", dtype="float32")(x))
+    """The product's compact net (tui/core/model.py) with the chosen batch norm, or none (an
+    identity in its place: the convolutions have no bias there, which costs nothing to leave out)."""
+    classes = {"keras": keras.layers.BatchNormalization, "fused": model_lib.fused_batch_norm_class()}
+    norm_cls = classes.get(norm) or (lambda **_: keras.layers.Identity())
+    return model_lib.ARCHITECTURES["compact"](keras, TrainConfig(extra={"widths": list(widths)}), norm_cls)
 
 
 def trainer(tf, keras, spec):
