@@ -4,12 +4,12 @@
         '[{"preset": "classic"}, {}, {"ema": false}, {"fixed": true}]' [--rounds 10]
 
 Each spec builds a preset's model (``preset``, default ``default``) with optional overrides
-(``batch_size``, ``ema``, ``augment_shift``, ``extra``, ``policy`` for a Keras dtype policy),
-compiled as training compiles it, fed by the product's input pipeline over 20,000 training images
-(``"fixed": true`` feeds one batch from memory instead, to take the pipeline out). The trainers run
-in turn, 30 steps of 128 images each per round, and every round's time is divided by the first
-spec's in the same round: the machine's drift (a third between hours here) hits both alike. Prints
-ms per 1,000 images and the median ratio with its quartiles. Issue 13.
+(``batch_size``, ``ema``, ``augment_shift``, ``weight_decay``, ``extra``, ``policy`` for a Keras
+dtype policy), compiled as training compiles it, fed by the product's input pipeline over 20,000
+training images (``"fixed": true`` feeds one batch from memory instead, to take the pipeline
+out). The trainers run in turn, 30 steps of 128 images each per round, and every round's time is
+divided by the first spec's in the same round: the machine's drift (a third between hours here)
+hits both alike. Prints ms per 1,000 images and the median ratio with its quartiles. Issue 13.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from tui.core.config import preset_config  # noqa: E402
 from tui.core.data import load_mnist  # noqa: E402
 from tui.core.tf import import_tf  # noqa: E402
 
-OVERRIDES = ("batch_size", "ema", "augment_shift", "epochs", "learning_rate", "steps_per_execution")
+OVERRIDES = ("batch_size", "ema", "augment_shift", "epochs", "learning_rate", "steps_per_execution", "weight_decay")
 
 
 def trainer(tf, keras, spec: dict, x, y):
