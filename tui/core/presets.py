@@ -23,7 +23,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # issue 13 round 6).
     "fast": dict(_TUNED, epochs=2, batch_size=256, learning_rate=8e-3, augment_shift=1, precision="auto"),
     # Fourteen epochs of the compact net (its last conv 160 wide) in batches of 256, in mixed
-    # bfloat16 where the CPU has it natively (float32 elsewhere): about 0.7x classic's training
+    # bfloat16 where the CPU has it natively (float32 elsewhere): 0.7-0.8x classic's training
     # time on the 2-core machine it was measured on. One-cycle to a peak of 6e-3 with AdamW weight
     # decay 0.05: on 10,000-image validation splits +0.055 points over peak 4e-3 without decay and
     # the last conv 128 wide, ahead on each of six paired seeds (three of them fresh), for a step
