@@ -177,6 +177,8 @@ def _compact(keras, cfg: TrainConfig, norm):
     re-estimate them at the end (``recalibrate_batch_norm``).
     With ``"double": true`` each of the first two stages gets a second, 'same'-padded 3x3 conv
     (at 12x12 and at 5x5): five conv layers instead of three, for the ``best`` preset.
+    ``"hidden": N`` puts a dense layer of N units (batch norm, ReLU) between the flattened maps and
+    the head's dropout.
     ``norm`` is the batch-norm layer class (Keras' own, or the fused one for training).
     """
     layers = keras.layers
@@ -197,6 +199,9 @@ def _compact(keras, cfg: TrainConfig, norm):
     x = same_conv(x, w2)
     x = norm_relu(layers.Conv2D(w3, 3, use_bias=False)(x))
     x = layers.Flatten()(x)
+    hidden = int(cfg.extra.get("hidden", 0))
+    if hidden:  # a hidden dense layer before the classifier: capacity at a few percent of the convs' cost
+        x = layers.ReLU()(norm(momentum=0.9)(layers.Dense(hidden, use_bias=False)(x)))
     x = layers.Dropout(cfg.extra.get("dropout", 0.2))(x)
     # The softmax and the loss stay in float32 when the rest computes in bfloat16.
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32")(x)
