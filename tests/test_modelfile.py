@@ -169,3 +169,22 @@ def test_every_preset_network_saves_and_loads_safely(preset, tmp_path, mnist):
     np.testing.assert_allclose(before, np.asarray(loaded(x, training=False)), atol=1e-6)
     conv_layers = sum(type(layer).__name__ == "Conv2D" for layer in loaded.layers)
     assert conv_layers == {"classic": 2, "default": 3, "best": 5, "robust": 5}[preset]
+
+
+def test_a_compact_net_with_a_cropped_border_ignores_it_and_loads_safely(tmp_path, mnist):
+    """``extra.crop`` runs the convs on the middle of the image; the safe loader accepts the layer."""
+    from tui.core import model as model_lib
+    from tui.core.config import preset_config
+
+    base = preset_config("default")
+    cfg = base.with_overrides(extra={**base.extra, "crop": 2})
+    net = model_lib.compile_model(model_lib.build_model(cfg), cfg, steps_per_epoch=10)
+    first_conv = next(layer for layer in net.layers if type(layer).__name__ == "Conv2D")
+    assert tuple(first_conv.output.shape[1:3]) == (10, 10)  # 24x24 in, 5x5 stride 2
+    x = mnist.x_test[:8].astype("float32")[..., None] / 255.0
+    border = x.copy()
+    border[:, :2] = border[:, -2:] = border[:, :, :2] = border[:, :, -2:] = 1.0
+    before = np.asarray(net(x, training=False))
+    np.testing.assert_array_equal(before, np.asarray(net(border, training=False)))
+    loaded = load_model(save_model(net, tmp_path / "crop.h5", {"preset": "default"}))
+    np.testing.assert_allclose(before, np.asarray(loaded(x, training=False)), atol=1e-6)

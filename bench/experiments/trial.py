@@ -2,6 +2,8 @@
 
 Usage: trial.py '{"arch": "bn_pool", "epochs": 8, ...}' [label]
 Prints per-epoch seconds and validation accuracy; appends a JSON line to bench/results/trials.jsonl.
+With DIGITREC_TRIAL_SAVE=DIR the kept (float32) model is saved as DIR/<label>.h5, e.g. for
+``robust_trial.py '{}' LABEL --model DIR/LABEL.h5`` on the real development set.
 """
 import json
 import os
@@ -51,6 +53,9 @@ train_s = time.perf_counter() - t0
 # in float32, as the model is saved.
 model = model_lib.compile_model(model_lib.plain_twin(model, cfg), cfg, steps)
 val_loss, val_acc = model.evaluate(pipeline.eval_dataset(x_val, y_val, one_hot=one_hot), verbose=0)
+if os.environ.get("DIGITREC_TRIAL_SAVE"):
+    from tui.core.modelfile import save_model
+    save_model(model, Path(os.environ["DIGITREC_TRIAL_SAVE"]) / f"{label or 'trial'}.h5", {"preset": "trial", "trial": label})
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 row = dict(label=label, cfg=overrides, precision=precision, val_size=len(x_val), train_s=round(train_s, 1), final_val_acc=round(val_acc, 5),
            val_loss=round(val_loss, 5), params=model.count_params(), rss_mb=round(rss_mb),

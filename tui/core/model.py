@@ -179,6 +179,8 @@ def _compact(keras, cfg: TrainConfig, norm):
     (at 12x12 and at 5x5): five conv layers instead of three, for the ``best`` preset.
     ``"hidden": N`` puts a dense layer of N units (batch norm, ReLU) between the flattened maps and
     the head's dropout.
+    ``"crop": N`` drops an N-pixel border before the first conv (MNIST's digits sit in the middle
+    20x20): with 2, the convs run on 24x24 (-> 10 -> 8 -> 4 -> 2) at about 0.6x the arithmetic.
     ``norm`` is the batch-norm layer class (Keras' own, or the fused one for training).
     """
     layers = keras.layers
@@ -192,7 +194,9 @@ def _compact(keras, cfg: TrainConfig, norm):
         return norm_relu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x)) if double else x
 
     inputs = keras.Input(shape=INPUT_SHAPE, name="image")
-    x = layers.Conv2D(w1, 5, strides=2, use_bias=False)(inputs)  # bias is redundant before batch norm
+    crop = int(cfg.extra.get("crop", 0))
+    x = layers.Cropping2D(crop)(inputs) if crop else inputs
+    x = layers.Conv2D(w1, 5, strides=2, use_bias=False)(x)  # bias is redundant before batch norm
     x = same_conv(norm_relu(x), w1)
     x = layers.Conv2D(w2, 3, use_bias=False)(x)
     x = norm_relu(layers.MaxPooling2D()(x))

@@ -29,7 +29,7 @@ SAFE_LAYERS = frozenset(
     """InputLayer Conv2D DepthwiseConv2D SeparableConv2D MaxPooling2D AveragePooling2D
     GlobalAveragePooling2D GlobalMaxPooling2D Flatten Dense Dropout SpatialDropout2D
     BatchNormalization LayerNormalization Activation ReLU LeakyReLU PReLU ELU Softmax Rescaling
-    Reshape ZeroPadding2D Add Concatenate Multiply Average Maximum GaussianNoise
+    Reshape ZeroPadding2D Cropping2D Add Concatenate Multiply Average Maximum GaussianNoise
     Sequential Functional Model""".split()
 )
 
