@@ -204,3 +204,24 @@ async def test_broken_files_each_get_a_one_line_answer(project, mnist):
         await settle(pilot, lambda: bool(turn.query(PredictionView)), timeout=30)
         assert turn.query_one(PredictionView).prediction.digit == int(mnist.y_test[0])
         assert "ziffer_ß_7.png" in turn.text and not turn.has_class("-error")
+
+
+async def test_opening_and_closing_a_panel_keeps_the_newest_turn_in_sight(workdir):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(6):
+            app.execute("help")
+        log = app.conversation
+        await settle(pilot, lambda: log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)
+        for key in ("f4", "f7", "f2", "f7"):  # the log shrinks and grows under the panels
+            height = log.region.height
+            await pilot.press(key)
+            await settle(pilot, lambda: log.region.height != height)
+            await pilot.pause()
+            assert log.scroll_y == log.max_scroll_y, f"after {key} the log stopped short of its end"
+        log.scroll_home(animate=False)  # a reader who scrolled up stays where they are
+        await pilot.pause()
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.pause()
+        assert log.scroll_y == 0 < log.max_scroll_y

@@ -103,6 +103,12 @@ class ConversationLog(VerticalScroll):
         if self._following and new.height != old.height:
             self.call_after_refresh(self.scroll_end, animate=False)
 
+    def on_resize(self) -> None:
+        # A panel opening under the log shrinks it without changing its content: keep the newest
+        # turn in sight, unless the reader had scrolled up.
+        if self._following:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
     def watch_scroll_y(self, old, new) -> None:
         super().watch_scroll_y(old, new)
         if new < old:  # the reader scrolled up: stop pulling them back to the end
