@@ -189,3 +189,14 @@ def test_a_bfloat16_run_saves_float32_files_that_predict_like_keras(tmp_path, mn
     assert all(1 <= e["step"] <= steps for e in batches)
     config = json.loads((tmp_path / "run" / runs.CONFIG).read_text())
     assert config["train"]["precision"] == "bfloat16" and config["train"]["steps_per_execution"] == 4
+
+
+def test_the_weight_average_spans_a_hundred_steps_unless_the_config_sets_its_span():
+    from tui.core import model as model_lib
+
+    cfg = preset_config("default")
+    compiled = model_lib.compile_model(model_lib.build_model(cfg), cfg, steps_per_epoch=200)
+    assert compiled.optimizer.ema_momentum == pytest.approx(0.99)
+    long = cfg.with_overrides(extra={**cfg.extra, "ema_span": 500})
+    compiled = model_lib.compile_model(model_lib.build_model(long), long, steps_per_epoch=200)
+    assert compiled.optimizer.ema_momentum == pytest.approx(0.998)
