@@ -236,8 +236,9 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
     lr = learning_rate(cfg, steps_per_epoch)
     # The average spans about 100 steps, or a tenth of a short run (quick trials on a subset);
     # ``extra.ema_span`` sets the span in steps outright.
-    span = cfg.extra.get("ema_span")
-    momentum = 1 - 1 / max(2, int(span)) if span else min(0.99, max(0.5, 1 - 10 / max(1, cfg.epochs * steps_per_epoch)))
+    momentum = min(0.99, max(0.5, 1 - 10 / max(1, cfg.epochs * steps_per_epoch)))
+    if cfg.extra.get("ema_span"):
+        momentum = 1 - 1 / max(2, int(cfg.extra["ema_span"]))
     ema = dict(use_ema=cfg.ema, ema_momentum=momentum)
     if cfg.weight_decay:
         optimizer = keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay, **ema)
