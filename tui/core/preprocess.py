@@ -7,7 +7,8 @@ drawings differ in polarity, lighting, noise, size and position; these functions
 The image analysis is scipy.ndimage (labelling, grey and binary morphology, distance transforms,
 zoom) and scikit-image (Otsu's threshold, hysteresis thresholding, the Hough transform):
 
-1. Polarity from the border (the usual paper) so ink is bright.
+1. Polarity from the border (the usual paper) so ink is bright. A drawing or clean scan cropped to its
+   ink (strokes running into the frame) first gets a margin of its own paper (``frame_tight_crop``).
 2. Tiny images (32 px and less) are taken as already framed digits: a global paper level, no local
    background (a bold digit touching the edges is not mistaken for shading). Larger ones shrink to at most ``WORK_SIDE`` by the *maximum* of each block, so a
    1 px pen line on a 4000 px canvas keeps its full strength, then lose a smooth background
@@ -64,6 +65,14 @@ FAINT_MARGIN = 3.0
 TOPHAT_STROKES = 4.0
 # A straight line covering this share of its chord across the image is a crease, rule or cell edge.
 RULE_COVER = 0.85
+# A drawing cropped to its ink (strokes touching the frame) gets a margin of its own paper this
+# wide, as a share of its longer side, before it is analysed: see :func:`frame_tight_crop`.
+FRAME_PAD = 0.15
+# Flat paper (or flat ink): the commonest grey level, give or take 1 of 255, covers this share of the image.
+FLAT_PAPER = 0.3
+# A side that ink covers for more than this share of its length is a line along it (a cell's edge,
+# the stem of a '1' cropped to its width), not strokes running into the frame.
+TOUCH_COVER = 0.9
 _BLANK = "no digit found: the image is blank, uniform or only noise; give an image with a dark digit on light paper or a light one on dark"
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -146,6 +155,7 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
     if contrast < MIN_CONTRAST:
         raise ImageError(_BLANK)
     tiny = max(gray.shape) <= TINY_SIDE
+    gray = frame_tight_crop(gray)
     if tiny:
         # Already framed (the digit may touch the edges): one paper level for all of it.
         x = 1.0 - gray if _dark_ink(gray) else gray
@@ -171,6 +181,62 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
     if top < max(MIN_CONTRAST, (TINY_NOISE_MARGIN if tiny else NOISE_MARGIN) * noise):
         raise ImageError(_BLANK)
     return np.clip(ink / top, 0.0, 1.0), noise / top, tiny
+
+
+def frame_tight_crop(gray: np.ndarray) -> np.ndarray:
+    """A digit cropped to its own ink, on flat paper, with a margin of that paper around it; any
+    other image unchanged.
+
+    People crop their drawings to the digit, so its strokes run into the frame. Everything after
+    assumes paper around the writing: the border's polarity vote (a bold stroke can fill the
+    border band), the smooth background and the top-hat (which mirror the image at its edge, so a
+    stroke along the edge doubles in width and is taken for shading). Which side is paper: a digit
+    is one or two strokes, and one that reaches across its crop cuts the paper into pieces (the
+    corners, the loops), so the paper is the side in more pieces; on a tie, the side with more area.
+    Only flat paper or flat ink (a drawing, a clean scan) is framed: photos' paper varies.
+    """
+    h, w = gray.shape
+    step = max(1, max(h, w) // WORK_SIDE)
+    g = gray[::step, ::step]
+    levels = np.bincount(np.clip(np.round(g * 255), 0, 255).astype(np.int64).ravel(), minlength=256)
+    mode = int(np.argmax(levels))
+    lo, hi = float(g.min()), float(g.max())
+    if levels[max(0, mode - 1):mode + 2].sum() < FLAT_PAPER * g.size or hi - lo < MIN_CONTRAST:
+        return gray
+    darker = g < 0.5 * (lo + hi)
+    if not (_reaches_two_sides(darker) or _reaches_two_sides(~darker)):
+        return gray  # paper all round (the usual image), or a box's edges
+    smallest = max(2, round(0.002 * g.size))
+    pieces = []
+    for side in (darker, ~darker):
+        labels, n = ndimage.label(side, structure=_EIGHT)
+        pieces.append(int(np.count_nonzero(np.bincount(labels.ravel(), minlength=n + 1)[1:] >= smallest)))
+    ink = darker if (pieces[1] > pieces[0] if pieces[0] != pieces[1] else darker.mean() < 0.5) else ~darker
+    if not _reaches_two_sides(ink):
+        return gray
+    return np.pad(gray, max(2, round(FRAME_PAD * max(h, w))), constant_values=float(np.median(g[~ink])))
+
+
+def _reaches_two_sides(ink: np.ndarray) -> bool:
+    """Whether writing runs into two sides of the frame: ink within 3 % of the edge (a pixel at least).
+
+    A straight line along a side (one row or column of ink covering most of its length, within 6 %
+    of the edge) is a box's or a cell's edge, or a '1' cropped to its width: two such sides do not
+    count as writing. One may be a stem along the side (a 4's, a 9's) or a single ruled edge: it is
+    set aside, so that its own ends do not count as writing that touches the other sides.
+    """
+    def bands(depth: int) -> list[tuple[tuple[slice, slice], int]]:
+        """The four edges' bands ``depth`` pixels deep, each with the axis across its lines."""
+        return [(np.s_[:depth, :], 1), (np.s_[-depth:, :], 1), (np.s_[:, :depth], 0), (np.s_[:, -depth:], 0)]
+
+    lines = [band for band, axis in bands(max(2, round(0.06 * max(ink.shape))))
+             if float(ink[band].mean(axis=axis).max()) > TOUCH_COVER]
+    if len(lines) > 1:
+        return False
+    rest = ink.copy()
+    for band in lines:
+        rest[band] = False
+    return sum(bool(rest[band].any()) for band, _ in bands(max(1, round(0.03 * max(ink.shape))))) >= 2
 
 
 def _flat_ink(x: np.ndarray) -> tuple[np.ndarray, float]:

@@ -197,6 +197,23 @@ def _inverted(digit28: np.ndarray, rng: np.random.Generator, side: int) -> Image
 # --- Failure classes seen on real images -----------------------------------------------------------
 # Each renders an MNIST digit the way one kind of real input defeated an earlier pipeline, so the
 # benchmark and the tests hold every class to account (see BENCHMARKS.md, "real images").
+def crop_to_ink(gray: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """What a person cropping an image to its digit makes: the box of the ink and ``margin`` (a share
+    of the box's longer side) of paper around it, within the image. ``gray`` must have paper along
+    its border (its level is the border's median); ink is what lies more than half way from the
+    paper to the far extreme."""
+    band = max(1, min(gray.shape) // 10)
+    paper = float(np.median(np.concatenate([gray[:band].ravel(), gray[-band:].ravel(),
+                                            gray[:, :band].ravel(), gray[:, -band:].ravel()])))
+    far = float(gray.min()) if paper - gray.min() > gray.max() - paper else float(gray.max())
+    ink = np.abs(gray - paper) > 0.5 * abs(far - paper)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not rows.size:
+        return gray
+    pad = int(round(margin * max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)))
+    return gray[max(0, rows[0] - pad):rows[-1] + 1 + pad, max(0, cols[0] - pad):cols[-1] + 1 + pad]
+
+
 FAILURE_CLASSES = ("hairline", "long_stroke", "tiny", "shaded", "crease", "form_cell")
 
 
