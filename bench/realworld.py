@@ -7,7 +7,8 @@
    renders from outside sources): accuracy overall, per kind and per source, the confusion matrix,
    false "no digit found" refusals, misses at >= 90% confidence, how many misses and correct answers
    are flagged uncertain, expected calibration error, median preprocessing time, and every miss;
-   then the same images cropped to their ink (no margin, and 3 %), as people crop to the digit.
+   then the same images changed as people's own come (``VARIANTS``): cropped to the ink, with and
+   without a little margin; inside a black or a white frame; with a dark band down one side.
 2. The failure classes seen on real images, built from MNIST test digits (synth.FAILURE_CLASSES).
 3. MNIST test digits rendered as photos, scans and drawings (synth.STYLES), beside the naive
    baseline (resize the whole image to 28x28) so the value of preprocessing is visible.
@@ -38,11 +39,19 @@ from tui.core.errors import ImageError  # noqa: E402
 from tui.core.images import open_image, to_grayscale  # noqa: E402
 from tui.core.inference import Predictor, judge  # noqa: E402
 from tui.core.preprocess import preprocess_gray, preprocess_image  # noqa: E402
-from tui.core.synth import FAILURE_CLASSES, STYLES, crop_to_ink, render_failure_class, render_user_style  # noqa: E402
+from tui.core.synth import (  # noqa: E402
+    FAILURE_CLASSES, STYLES, crop_to_ink, render_failure_class, render_user_style, with_dark_edge, with_frame,
+)
 
 REAL_DEFAULT = ROOT.parent / "shared" / "data" / "realdigits"
-# The real set again, each image cropped to its ink with this margin (a share of the digit's size).
-CROP_MARGINS = (0.0, 0.03)
+# The real set again, each image changed as people's own images come: cropped to the digit, framed.
+VARIANTS = {
+    "cropped to the ink": lambda gray: crop_to_ink(gray, 0.0),
+    "cropped, 3 % margin": lambda gray: crop_to_ink(gray, 0.03),
+    "black frame round it": lambda gray: with_frame(gray, 0.0),
+    "white frame round it": lambda gray: with_frame(gray, 1.0),
+    "dark band down the left": with_dark_edge,
+}
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
@@ -57,16 +66,15 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(total)
 
 
-def real_set(predictor: Predictor, folder: Path, crop: float | None = None) -> dict:
+def real_set(predictor: Predictor, folder: Path, variant=None) -> dict:
     """The real development set through the user's path; refusals count as wrong answers. With
-    ``crop``, each image is first cropped to its ink with that margin (``synth.crop_to_ink``), as
-    people crop their drawings and photos to the digit."""
+    ``variant`` (one of ``VARIANTS``), each decoded image is first changed by it."""
     rows = list(csv.DictReader(open(folder / "labels.csv", newline="")))
     inputs, refused, times = [], [], []
     for row in rows:
         gray = to_grayscale(open_image(folder / "images" / row["file"]))
-        if crop is not None:
-            gray = crop_to_ink(gray, crop)
+        if variant is not None:
+            gray = variant(gray)
         start = time.perf_counter()
         try:
             inputs.append(preprocess_gray(gray))
@@ -168,7 +176,7 @@ def main() -> int:
     overall = float(np.mean(all_pre))
     print(f"model: {predictor.model_path} ({predictor.metadata.get('preset', '?')}, "
           f"MNIST test {predictor.metadata.get('test_accuracy', float('nan')):.2%})")
-    real, cropped = None, {}
+    real, variants = None, {}
     if (args.real / "labels.csv").is_file():
         real = real_set(predictor, args.real)
         print(f"\nreal development set ({args.real}): {real['accuracy']:.2%} of {real['n']}, "
@@ -190,9 +198,9 @@ def main() -> int:
                   f"{' uncertain' if m['uncertain'] else ''}")
         for r in real["no_digit_found"]:
             print(f"  refused {r['file']}")
-        for margin in CROP_MARGINS:
-            cropped[str(margin)] = r = real_set(predictor, args.real, crop=margin)
-            print(f"  cropped to the ink, margin {margin:.0%}: {r['accuracy']:.2%} ("
+        for name, variant in VARIANTS.items():
+            variants[name] = r = real_set(predictor, args.real, variant)
+            print(f"  {name}: {r['accuracy']:.2%} ("
                   + ", ".join(f"{k} {v['accuracy']:.2%}" for k, v in r["per_kind"].items()) + "); misses: "
                   + (", ".join(m["file"] for m in r["misses"]) or "none"))
     else:
@@ -210,7 +218,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "realworld.json").write_text(json.dumps({"model": str(predictor.model_path), "styles": rows,
                                                     "overall": overall, "seed": args.seed, "real": real,
-                                                    "real_cropped_to_ink": cropped,
+                                                    "real_variants": variants,
                                                     "failure_classes": classes}, indent=2))
     return 0
 

@@ -8,7 +8,9 @@ The image analysis is scipy.ndimage (labelling, grey and binary morphology, dist
 zoom) and scikit-image (Otsu's threshold, hysteresis thresholding, the Hough transform):
 
 1. Polarity from the border (the usual paper) so ink is bright. A drawing or clean scan cropped to its
-   ink (strokes running into the frame) first gets a margin of its own paper (``frame_tight_crop``).
+   ink (strokes running into the frame) first gets a margin of its own paper (``frame_tight_crop``),
+   and straight bands along the sides that frame the writing (a border round the image, a scanner
+   lid's shadow, a white margin round a photo) are painted over with the paper (``clear_edge_bands``).
 2. Tiny images (32 px and less) are taken as already framed digits: a global paper level, no local
    background (a bold digit touching the edges is not mistaken for shading). Larger ones shrink to at most ``WORK_SIDE`` by the *maximum* of each block, so a
    1 px pen line on a 4000 px canvas keeps its full strength, then lose a smooth background
@@ -70,9 +72,9 @@ RULE_COVER = 0.85
 FRAME_PAD = 0.15
 # Flat paper (or flat ink): the commonest grey level, give or take 1 of 255, covers this share of the image.
 FLAT_PAPER = 0.3
-# A side that ink covers for more than this share of its length is a line along it (a cell's edge,
-# the stem of a '1' cropped to its width), not strokes running into the frame.
-TOUCH_COVER = 0.9
+# A row or column of ink covering this share of the image's width or height is part of a solid band
+# along its side (see :func:`clear_edge_bands`).
+EDGE_BAND_COVER = 0.9
 _BLANK = "no digit found: the image is blank, uniform or only noise; give an image with a dark digit on light paper or a light one on dark"
 _EIGHT = np.ones((3, 3), dtype=bool)
 
@@ -156,9 +158,14 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
         raise ImageError(_BLANK)
     tiny = max(gray.shape) <= TINY_SIDE
     gray = frame_tight_crop(gray)
+    judgement = _border_judgement(gray)
+    cleared = clear_edge_bands(gray, judgement)
+    if cleared is not gray:
+        gray, judgement = cleared, _border_judgement(cleared)
+    dark = judgement[0]
     if tiny:
         # Already framed (the digit may touch the edges): one paper level for all of it.
-        x = 1.0 - gray if _dark_ink(gray) else gray
+        x = 1.0 - gray if dark else gray
         noise = _noise(x, tiny=True)
         ink = np.clip(x - _paper_level(x), 0.0, None)
     else:
@@ -169,7 +176,6 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
         # Strengths are compared after flattening: the step in the light along a fold is wide, and
         # would otherwise pass for strong strokes of the other polarity.
         k = math.ceil(max(gray.shape) / WORK_SIDE)
-        dark = _dark_ink(gray)
         ink, noise = _flat_ink(_bright_ink(gray, dark, k))
         strength = _stroke_strength(ink)
         if max(gray.shape) > OVERRIDE_SIDE and strength < 0.6 * contrast:
@@ -220,23 +226,19 @@ def frame_tight_crop(gray: np.ndarray) -> np.ndarray:
 def _reaches_two_sides(ink: np.ndarray) -> bool:
     """Whether writing runs into two sides of the frame: ink within 3 % of the edge (a pixel at least).
 
-    A straight line along a side (one row or column of ink covering most of its length, within 6 %
-    of the edge) is a box's or a cell's edge, or a '1' cropped to its width: two such sides do not
-    count as writing. One may be a stem along the side (a 4's, a 9's) or a single ruled edge: it is
-    set aside, so that its own ends do not count as writing that touches the other sides.
+    Straight bands of ink along two sides (:func:`_edge_bands`, starting within 6 % of the edge) are
+    a box's or a cell's edges, or a '1' cropped to its width: not writing that runs into the frame. A band along one side may be a
+    stem (a 4's, a 9's), a single ruled edge or a shadow: it is set aside, so that its own ends do
+    not count as writing that touches the other sides.
     """
-    def bands(depth: int) -> list[tuple[tuple[slice, slice], int]]:
-        """The four edges' bands ``depth`` pixels deep, each with the axis across its lines."""
-        return [(np.s_[:depth, :], 1), (np.s_[-depth:, :], 1), (np.s_[:, :depth], 0), (np.s_[:, -depth:], 0)]
-
-    lines = [band for band, axis in bands(max(2, round(0.06 * max(ink.shape))))
-             if float(ink[band].mean(axis=axis).max()) > TOUCH_COVER]
-    if len(lines) > 1:
+    depths = _edge_bands(ink, 0.06)
+    if sum(1 for depth in depths if depth) > 1:
         return False
     rest = ink.copy()
-    for band in lines:
-        rest[band] = False
-    return sum(bool(rest[band].any()) for band, _ in bands(max(1, round(0.03 * max(ink.shape))))) >= 2
+    for view, depth in zip(_sides(rest), depths):
+        view[:depth] = False
+    edge = max(1, round(0.03 * max(ink.shape)))
+    return sum(bool(view[:edge].any()) for view in _sides(rest)) >= 2
 
 
 def _flat_ink(x: np.ndarray) -> tuple[np.ndarray, float]:
@@ -353,6 +355,96 @@ def digit_score(input28: np.ndarray) -> float:
     return 1.0
 
 
+def _sides(m: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Top, bottom, left, right: each a view of ``m`` whose rows run from that edge inward."""
+    return m, m[::-1], m.T, m.T[::-1]
+
+
+def _edge_bands(mask: np.ndarray, reach: float) -> list[int]:
+    """How deep a straight band of ink along each side (top, bottom, left, right) reaches, 0 for none:
+    to the last row (or column) within ``reach`` of the side from the edge that ink covers almost
+    entirely, and on through the rows next to it that ink covers over half."""
+    depths = []
+    rows, cols = mask.mean(axis=1), mask.mean(axis=0)  # the four sides' lines from these two
+    for cover in (rows, rows[::-1], cols, cols[::-1]):
+        full = np.flatnonzero(cover[:max(1, round(reach * len(cover)))] > EDGE_BAND_COVER)
+        depth = int(full[-1]) + 1 if full.size else 0
+        while depth and depth < len(cover) // 3 and cover[depth] > 0.5:
+            depth += 1
+        depths.append(depth)
+    return depths
+
+
+def _sharp_edge(lines: np.ndarray, depth: int, far: float, paper: float) -> bool:
+    """Whether a band ``depth`` rows deep (rows running from the edge inward) ends in a step, a
+    quarter of the way from ``far`` to the paper or more, between its last row and the next: a frame
+    or a shadow's edge does, a smooth gradient of the light does not."""
+    if not depth:
+        return False
+    after = float(np.median(lines[depth])) if depth < len(lines) else paper
+    return abs(float(np.median(lines[depth - 1])) - after) > 0.25 * abs(far - paper)
+
+
+def clear_edge_bands(gray: np.ndarray, judgement: tuple[bool, float, float] | None = None) -> np.ndarray:
+    """``gray`` with straight bands along its sides that frame the writing painted over with the
+    paper's level: a border drawn round the image, the dark edge of a scanner's lid, the table
+    beyond the page, and any band on the far side of the paper from the ink (a white margin round
+    a photo of grey paper). Done first, on the image itself, where such a band is still solid (the
+    background and shading steps would leave ragged pieces of it).
+
+    A band (:func:`_edge_bands`: ink, half way or more from the paper to the writing's extreme,
+    covering a row or column almost entirely within a quarter of the side from the edge, and ending
+    in a step, not a gradient of the light: :func:`_sharp_edge`) goes only
+    when it frames the writing: a gap between it and the rest of the ink, which it runs past at both
+    ends. A stroke of the digit along a side (a 1 cropped to its width, a 4's stem, a 7's bar, a
+    2's base) joins the rest of the digit or ends where it does, so it stays. ``judgement`` is
+    :func:`_border_judgement` of ``gray``, when the caller has it. Returns ``gray`` itself when
+    nothing changes.
+    """
+    h, w = gray.shape
+    if min(h, w) < 8:
+        return gray
+    dark, paper, extreme = judgement or _border_judgement(gray)
+    step = max(1, max(h, w) // WORK_SIDE)
+    g = gray[::step, ::step]
+    # First the far side of the paper from the ink: a white margin round a photo of grey paper
+    # (whose edge the background step would take for a stroke) is no writing wherever it lies.
+    beyond = float(g.max() if dark else g.min())
+    if abs(beyond - paper) > 2 * MIN_CONTRAST:
+        split = 0.5 * (paper + beyond)
+        margins = [depth if _sharp_edge(view, depth, beyond, paper) else 0
+                   for view, depth in zip(_sides(g), _edge_bands(g > split if dark else g < split, 0.25))]
+        if any(margins):
+            gray = gray.copy()
+            for view, depth in zip(_sides(gray), margins):
+                band = view[:depth * step + step - 1]  # only its own pixels: a stroke crossing it stays
+                band[band > split if dark else band < split] = paper
+            g = gray[::step, ::step]
+    mask = g < 0.5 * (paper + extreme) if dark else g > 0.5 * (paper + extreme)
+    depths = [depth if _sharp_edge(view, depth, extreme, paper) else 0
+              for view, depth in zip(_sides(g), _edge_bands(mask, 0.25))]
+    if not any(depths):
+        return gray
+    rest = mask.copy()
+    for view, depth in zip(_sides(rest), depths):
+        view[:depth] = False
+    if not rest.any():
+        return gray  # nothing but bands: the writing itself
+    rows, cols = np.flatnonzero(rest.any(axis=1)), np.flatnonzero(rest.any(axis=0))
+    gh, gw = mask.shape
+    # Past the writing at both ends by 3 % of the side, a pixel at least.
+    past_cols = cols[0] >= max(1, 0.03 * gw) and cols[-1] <= gw - 1 - max(1, 0.03 * gw)
+    past_rows = rows[0] >= max(1, 0.03 * gh) and rows[-1] <= gh - 1 - max(1, 0.03 * gh)
+    framing = [not depth or (past and depth < len(rest_view) and not rest_view[depth].any())
+               for rest_view, depth, past in zip(_sides(rest), depths, (past_cols, past_cols, past_rows, past_rows))]
+    if not all(framing):
+        return gray  # all or none: half a box's edges gone would hide the rest from the rule finder
+    cleared = gray.copy()
+    for view, depth in zip(_sides(cleared), depths):
+        view[:depth * step + step - 1] = paper  # the last sampled row of the band stands for step rows
+    return cleared
+
+
 def connected_components(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int, int]], list[int]]:
     """8-connected components of a boolean mask: labels (0 = background, i + 1 = component i), boxes, areas.
 
@@ -384,8 +476,9 @@ def digit_ink(inkmap: InkMap, pieces) -> np.ndarray:
     return np.clip((inkmap.ink - floor) / (1.0 - floor), 0.0, 1.0) * near
 
 
-def _dark_ink(gray: np.ndarray) -> bool:
-    """True when the writing is darker than its background (judged from the border, the usual paper)."""
+def _border_judgement(gray: np.ndarray) -> tuple[bool, float, float]:
+    """Whether the writing is dark, the paper's level (the border's median) and the writing's extreme
+    level (the 1st or 99th percentile), on a copy of ``gray`` at most ``WORK_SIDE`` across."""
     step = max(1, max(gray.shape) // WORK_SIDE)
     gray = gray[::step, ::step]
     h, w = gray.shape
@@ -393,9 +486,14 @@ def _dark_ink(gray: np.ndarray) -> bool:
     band = max(1, min(h, w) // 5)
     border = np.concatenate([gray[:band].ravel(), gray[-band:].ravel(), gray[:, :band].ravel(), gray[:, -band:].ravel()])
     level = float(np.median(border))
-    lo, hi = np.percentile(gray, [1, 99])
+    # The extremes come from inside a thin outer rim: a frame round the image (a white margin added
+    # round a photo of grey paper) is paper, however light or dark.
+    rim = max(1, round(0.04 * min(h, w)))
+    inside = gray[rim:-rim, rim:-rim] if min(h, w) > 4 * rim else gray
+    lo, hi = (float(v) for v in np.percentile(inside, [1, 99]))
     # The ink is whichever extreme lies further from the background level.
-    return (level - lo) > (hi - level)
+    dark = (level - lo) > (hi - level)
+    return dark, level, lo if dark else hi
 
 
 def _background(x: np.ndarray) -> np.ndarray:

@@ -214,6 +214,20 @@ def crop_to_ink(gray: np.ndarray, margin: float = 0.0) -> np.ndarray:
     return gray[max(0, rows[0] - pad):rows[-1] + 1 + pad, max(0, cols[0] - pad):cols[-1] + 1 + pad]
 
 
+def with_frame(gray: np.ndarray, level: float, share: float = 0.03) -> np.ndarray:
+    """``gray`` inside a frame of grey ``level`` ``share`` of its longer side wide: a canvas's
+    border, a white margin round a photo pasted on a page."""
+    return np.pad(gray, max(1, round(share * max(gray.shape))), constant_values=level)
+
+
+def with_dark_edge(gray: np.ndarray, share: float = 0.08, level: float = 0.1) -> np.ndarray:
+    """``gray`` with a dark band down its left side, ``share`` of its width: a scanner lid's shadow,
+    the table beyond the page."""
+    out = np.array(gray, dtype=np.float32, copy=True)
+    out[:, :max(1, round(share * gray.shape[1]))] = level
+    return out
+
+
 FAILURE_CLASSES = ("hairline", "long_stroke", "tiny", "shaded", "crease", "form_cell")
 
 
