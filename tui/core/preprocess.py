@@ -226,10 +226,10 @@ def frame_tight_crop(gray: np.ndarray) -> np.ndarray:
 def _reaches_two_sides(ink: np.ndarray) -> bool:
     """Whether writing runs into two sides of the frame: ink within 3 % of the edge (a pixel at least).
 
-    Straight bands of ink along two sides (:func:`_edge_bands`, starting within 6 % of the edge) are
-    a box's or a cell's edges, or a '1' cropped to its width: not writing that runs into the frame. A band along one side may be a
-    stem (a 4's, a 9's), a single ruled edge or a shadow: it is set aside, so that its own ends do
-    not count as writing that touches the other sides.
+    Straight bands of ink along two sides (:func:`_edge_bands`, starting within 6 % of the edge)
+    are a box's or a cell's edges, or a '1' cropped to its width: not writing that runs into the
+    frame. A band along one side may be a stem (a 4's, a 9's), a single ruled edge or a shadow: it
+    is set aside, so that its own ends do not count as writing that touches the other sides.
     """
     depths = _edge_bands(ink, 0.06)
     if sum(1 for depth in depths if depth) > 1:
@@ -394,9 +394,8 @@ def clear_edge_bands(gray: np.ndarray, judgement: tuple[bool, float, float] | No
 
     A band (:func:`_edge_bands`: ink, half way or more from the paper to the writing's extreme,
     covering a row or column almost entirely within a quarter of the side from the edge, and ending
-    in a step, not a gradient of the light: :func:`_sharp_edge`) goes only
-    when it frames the writing: a gap between it and the rest of the ink, which it runs past at both
-    ends. A stroke of the digit along a side (a 1 cropped to its width, a 4's stem, a 7's bar, a
+    in a step, not a gradient of the light: :func:`_sharp_edge`) goes only when it frames the
+    writing: a gap between it and the rest of the ink, which it runs past at both ends. A stroke of the digit along a side (a 1 cropped to its width, a 4's stem, a 7's bar, a
     2's base) joins the rest of the digit or ends where it does, so it stays. ``judgement`` is
     :func:`_border_judgement` of ``gray``, when the caller has it. Returns ``gray`` itself when
     nothing changes.
@@ -478,7 +477,7 @@ def digit_ink(inkmap: InkMap, pieces) -> np.ndarray:
 
 def _border_judgement(gray: np.ndarray) -> tuple[bool, float, float]:
     """Whether the writing is dark, the paper's level (the border's median) and the writing's extreme
-    level (the 1st or 99th percentile), on a copy of ``gray`` at most ``WORK_SIDE`` across."""
+    level (the 1st or 99th percentile), judged on every k-th pixel, k = longer side // ``WORK_SIDE``."""
     step = max(1, max(gray.shape) // WORK_SIDE)
     gray = gray[::step, ::step]
     h, w = gray.shape
