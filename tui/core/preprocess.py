@@ -72,6 +72,8 @@ RULE_COVER = 0.85
 FRAME_PAD = 0.15
 # Flat paper (or flat ink): the commonest grey level, give or take 1 of 255, covers this share of the image.
 FLAT_PAPER = 0.3
+# A 3x3 median filter leaves this share of Gaussian grain's standard deviation: sqrt(pi / (2 * 9)).
+MEDIAN_NOISE = 0.42
 # A row or column of ink covering this share of the image's width or height is part of a solid band
 # along its side (see :func:`clear_edge_bands`).
 EDGE_BAND_COVER = 0.9
@@ -169,24 +171,41 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
         noise = _noise(x, tiny=True)
         ink = np.clip(x - _paper_level(x), 0.0, None)
     else:
-        # Shrink by block maxima so a hairline keeps its strength, then remove the background.
-        # Polarity comes from the border (the usual paper), unless its strokes are feeble next to
-        # the image's contrast and the other polarity's strokes are far stronger: the dark shadow
-        # of a phone photo pulls the border's statistics the wrong way.
-        # Strengths are compared after flattening: the step in the light along a fold is wide, and
-        # would otherwise pass for strong strokes of the other polarity.
-        k = math.ceil(max(gray.shape) / WORK_SIDE)
-        ink, noise = _flat_ink(_bright_ink(gray, dark, k))
-        strength = _stroke_strength(ink)
-        if max(gray.shape) > OVERRIDE_SIDE and strength < 0.6 * contrast:
-            ink2, noise2 = _flat_ink(_bright_ink(gray, not dark, k))
-            if _stroke_strength(ink2) > POLARITY_OVERRULE * strength:
-                ink, noise = ink2, noise2
+        ink, noise = _large_ink(gray, dark, contrast)
     top = float(ink.max())
     # Writing must stand well clear of the paper's own grain, or we would "read" the noise.
+    if not tiny and top < max(MIN_CONTRAST, NOISE_MARGIN * noise):
+        # Heavy grain (a phone photo in poor light) can bury faint pencil: one more look through a
+        # 3x3 median filter, only for an image that would otherwise be refused. The filter leaves
+        # about MEDIAN_NOISE of the grain, and correlates what it leaves, which the neighbour
+        # differences of ``_noise`` would undercount: the margin is judged on the grain measured
+        # before the filter, times that share, so pure noise stays refused.
+        ink, filtered_noise = _large_ink(ndimage.median_filter(gray, size=3), dark, contrast)
+        noise = max(filtered_noise, MEDIAN_NOISE * noise)
+        top = float(ink.max())
     if top < max(MIN_CONTRAST, (TINY_NOISE_MARGIN if tiny else NOISE_MARGIN) * noise):
         raise ImageError(_BLANK)
     return np.clip(ink / top, 0.0, 1.0), noise / top, tiny
+
+
+def _large_ink(gray: np.ndarray, dark: bool, contrast: float) -> tuple[np.ndarray, float]:
+    """Ink and noise of an image larger than ``TINY_SIDE``, at the working resolution.
+
+    Shrink by block maxima so a hairline keeps its strength, then remove the background. Polarity
+    comes from the border (``dark``, the usual paper), unless its strokes are feeble next to the
+    image's contrast and the other polarity's strokes are far stronger: the dark shadow of a phone
+    photo pulls the border's statistics the wrong way. Strengths are compared after flattening: the
+    step in the light along a fold is wide, and would otherwise pass for strong strokes of the other
+    polarity.
+    """
+    k = math.ceil(max(gray.shape) / WORK_SIDE)
+    ink, noise = _flat_ink(_bright_ink(gray, dark, k))
+    strength = _stroke_strength(ink)
+    if max(gray.shape) > OVERRIDE_SIDE and strength < 0.6 * contrast:
+        ink2, noise2 = _flat_ink(_bright_ink(gray, not dark, k))
+        if _stroke_strength(ink2) > POLARITY_OVERRULE * strength:
+            ink, noise = ink2, noise2
+    return ink, noise
 
 
 def frame_tight_crop(gray: np.ndarray) -> np.ndarray:
