@@ -249,10 +249,15 @@ def test_edge_bands_that_frame_the_writing_are_cleared_and_strokes_along_a_side_
         assert clear_edge_bands(gray) is gray
 
 
-def _real_drawn_black_on_white():
-    rows = [r for r in csv.DictReader(open(REAL / "labels.csv", newline="")) if r["kind"] == "drawn"]
-    grays = [(r["file"], to_grayscale(open_image(REAL / "images" / r["file"]))) for r in rows]
-    return [(name, g) for name, g in grays if np.median(g) > 0.5]
+def _real_images(kind: str) -> list[tuple[str, np.ndarray]]:
+    """The development set's images of one kind, decoded to grayscale, with their file names."""
+    rows = [r for r in csv.DictReader(open(REAL / "labels.csv", newline="")) if r["kind"] == kind]
+    return [(r["file"], to_grayscale(open_image(REAL / "images" / r["file"]))) for r in rows]
+
+
+def _read_differently(images: list[tuple[str, np.ndarray]], change) -> list[str]:
+    """The images whose digit, as the model sees it, no longer matches the original's once changed."""
+    return [name for name, gray in images if shape_match(preprocess_gray(change(gray)), preprocess_gray(gray)) < 0.8]
 
 
 @pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
@@ -260,27 +265,18 @@ def _real_drawn_black_on_white():
 def test_real_drawings_with_a_frame_or_a_dark_edge_read_as_the_originals(clutter):
     # A black line round the image (a canvas's border) or a dark band down one side (a scanner's
     # lid): both used to be taken for strokes of the digit (drawings 66 % and 74 % right).
-    differ, total = [], 0
-    for name, gray in _real_drawn_black_on_white():
-        total += 1
-        cluttered = with_frame(gray, 0.0) if clutter == "frame" else with_dark_edge(gray)
-        if shape_match(preprocess_gray(cluttered), preprocess_gray(gray)) < 0.8:
-            differ.append(name)
-    assert len(differ) <= 0.05 * total, differ
+    drawings = [(name, g) for name, g in _real_images("drawn") if np.median(g) > 0.5]  # black on white
+    differ = _read_differently(drawings, (lambda g: with_frame(g, 0.0)) if clutter == "frame" else with_dark_edge)
+    assert len(differ) <= 0.05 * len(drawings), differ
 
 
 @pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
 def test_a_white_margin_round_a_photo_does_not_turn_its_polarity():
     # A photo of grey paper pasted on white: the white is further from the paper than the pencil
     # is, but it is the frame, not the writing.
-    rows = [r for r in csv.DictReader(open(REAL / "labels.csv", newline="")) if r["kind"] == "photo"]
-    differ = []
-    for row in rows:
-        gray = to_grayscale(open_image(REAL / "images" / row["file"]))
-        framed = with_frame(gray, 1.0)
-        if shape_match(preprocess_gray(framed), preprocess_gray(gray)) < 0.8:
-            differ.append(row["file"])
-    assert len(differ) <= 0.05 * len(rows), differ
+    photos = _real_images("photo")
+    differ = _read_differently(photos, lambda g: with_frame(g, 1.0))
+    assert len(differ) <= 0.05 * len(photos), differ
 
 
 @pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
@@ -288,14 +284,12 @@ def test_grainy_photos_of_faint_pencil_are_read_not_refused():
     # The development set's photos with heavy grain added (sigma 0.08, a phone in poor light): 21
     # of 76 used to be refused as "no digit found"; the median-filtered second look leaves 2.
     rng = np.random.default_rng(0)
-    rows = [r for r in csv.DictReader(open(REAL / "labels.csv", newline="")) if r["kind"] == "photo"]
     refused = []
-    for row in rows:
-        gray = to_grayscale(open_image(REAL / "images" / row["file"]))
+    for name, gray in _real_images("photo"):
         try:
             preprocess_gray(np.clip(gray + rng.normal(0, 0.08, gray.shape), 0, 1))
         except ImageError:
-            refused.append(row["file"])
+            refused.append(name)
     assert len(refused) <= 3, refused
 
 
@@ -303,13 +297,9 @@ def test_grainy_photos_of_faint_pencil_are_read_not_refused():
 def test_real_drawings_cropped_to_their_ink_read_as_the_originals():
     # The development set's drawings, each cropped to its ink as a person might: the digit as the
     # model sees it must match the original's for nearly all (49 of 295 differed before framing).
-    rows = [r for r in csv.DictReader(open(REAL / "labels.csv", newline="")) if r["kind"] == "drawn"]
-    differ = []
-    for row in rows:
-        gray = to_grayscale(open_image(REAL / "images" / row["file"]))
-        if shape_match(preprocess_gray(crop_to_ink(gray)), preprocess_gray(gray)) < 0.8:
-            differ.append(row["file"])
-    assert len(differ) <= 0.05 * len(rows), differ
+    drawings = _real_images("drawn")
+    differ = _read_differently(drawings, crop_to_ink)
+    assert len(differ) <= 0.05 * len(drawings), differ
 
 
 @pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")

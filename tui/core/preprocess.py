@@ -229,17 +229,20 @@ def frame_tight_crop(gray: np.ndarray) -> np.ndarray:
     if levels[max(0, mode - 1):mode + 2].sum() < FLAT_PAPER * g.size or hi - lo < MIN_CONTRAST:
         return gray
     darker = g < 0.5 * (lo + hi)
-    if not (_reaches_two_sides(darker) or _reaches_two_sides(~darker)):
+    sides = (darker, ~darker)
+    reaches = [_reaches_two_sides(side) for side in sides]
+    if not any(reaches):
         return gray  # paper all round (the usual image), or a box's edges
     smallest = max(2, round(0.002 * g.size))
     pieces = []
-    for side in (darker, ~darker):
+    for side in sides:
         labels, n = ndimage.label(side, structure=_EIGHT)
         pieces.append(int(np.count_nonzero(np.bincount(labels.ravel(), minlength=n + 1)[1:] >= smallest)))
-    ink = darker if (pieces[1] > pieces[0] if pieces[0] != pieces[1] else darker.mean() < 0.5) else ~darker
-    if not _reaches_two_sides(ink):
+    ink_is_darker = pieces[1] > pieces[0] if pieces[0] != pieces[1] else darker.mean() < 0.5
+    ink = 0 if ink_is_darker else 1
+    if not reaches[ink]:
         return gray
-    return np.pad(gray, max(2, round(FRAME_PAD * max(h, w))), constant_values=float(np.median(g[~ink])))
+    return np.pad(gray, max(2, round(FRAME_PAD * max(h, w))), constant_values=float(np.median(g[sides[1 - ink]])))
 
 
 def _reaches_two_sides(ink: np.ndarray) -> bool:
