@@ -17,10 +17,14 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
     return x.reshape((-1, 28, 28, 1))
 
 
-def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool = False):
+def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool = False, gate=None):
     """Shuffled, batched training data, augmented on each batch as ``cfg`` asks: continental 1s and 7s
     (``augment_glyphs``), rotation and zoom, thinner or heavier strokes, small-scan round trips, and
-    random shifts of up to ``cfg.augment_shift`` pixels."""
+    random shifts of up to ``cfg.augment_shift`` pixels.
+
+    ``gate`` (from ``augmentation_gate``) is a variable read as each batch is made: at 0 the batches
+    come as they are, without augmentation; ``extra.augment_clean_shift`` keeps the shifts then.
+    """
     tf, _ = import_tf()
     glyphs = float(cfg.extra.get("augment_glyphs", 0.0))  # share of 1s flagged and 7s crossed
     columns = (x.reshape((-1, 28, 28, 1)), y.astype("int32"))
@@ -39,19 +43,27 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
     zoom = float(cfg.extra.get("augment_zoom", 0.0))  # relative, either way
     stroke = float(cfg.extra.get("augment_stroke", 0.0))  # share of images thinned or thickened
     lowres = float(cfg.extra.get("augment_lowres", 0.0))  # share of images sent through a small scan
+    keep_shift = bool(cfg.extra.get("augment_clean_shift", False))
 
     def prepare(images, labels, variants=None):
+        # Without a gate the shares are plain numbers, so the graph (and its random streams) is the
+        # one every recorded run used.
+        on = None if gate is None else tf.cast(gate.read_value() > 0.5, tf.float32)
+
+        def gated(share):
+            return share if on is None else share * on
+
         if variants is not None:  # a continental 1 or 7 instead of the MNIST one, for a share of them
-            images = tf.where(_pick(tf, tf.shape(images)[0], glyphs) > 0, variants, images)
+            images = tf.where(_pick(tf, tf.shape(images)[0], gated(glyphs)) > 0, variants, images)
         images = tf.cast(images, tf.float32) / 255.0
         if rotate or zoom:
-            images = _rotate_zoom(tf, images, rotate, zoom)
+            images = _rotate_zoom(tf, images, gated(rotate), gated(zoom))
         if stroke:
-            images = _stroke_width(tf, images, stroke)
+            images = _stroke_width(tf, images, gated(stroke))
         if lowres:
-            images = _low_resolution(tf, images, lowres)
+            images = _low_resolution(tf, images, gated(lowres))
         if shift:
-            images = _shift(tf, images, shift)
+            images = _shift(tf, images, shift, None if keep_shift else on)
         if one_hot:
             labels = tf.one_hot(labels, 10)
         return images, labels
@@ -62,8 +74,9 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
     return ds.map(gather_and_prepare, num_parallel_calls=_workers()).prefetch(2).with_options(_fixed_options(tf))
 
 
-def _shift(tf, images, shift: int):
-    """Move each image by its own random offset of up to ``shift`` pixels each way (zero fill).
+def _shift(tf, images, shift: int, on=None):
+    """Move each image by its own random offset of up to ``shift`` pixels each way (zero fill);
+    not at all while the tensor ``on`` is 0.
 
     The crop of the zero-padded batch at each image's offset, written as two batched products with
     one-hot row and column selectors: exact (one 1 per selector row), and on a 2-core CPU about a
@@ -73,10 +86,32 @@ def _shift(tf, images, shift: int):
     size = 28 + 2 * shift
     dx = tf.random.uniform([n], 0, 2 * shift + 1, dtype=tf.int32)
     dy = tf.random.uniform([n], 0, 2 * shift + 1, dtype=tf.int32)
+    if on is not None:  # offset ``shift`` leaves an image where it is
+        dx, dy = (tf.where(on > 0.5, d, shift) for d in (dx, dy))
     padded = tf.pad(images[..., 0], [[0, 0], [shift, shift], [shift, shift]])
     rows = tf.one_hot(dy[:, None] + tf.range(28)[None, :], size)  # (n, 28, size): output row -> padded row
     cols = tf.one_hot(dx[:, None] + tf.range(28)[None, :], size)
     return tf.matmul(tf.matmul(rows, padded), cols, transpose_b=True)[..., None]
+
+
+def augmentation_gate(cfg: TrainConfig):
+    """``(gate, callback)`` for runs whose last ``extra.augment_clean_epochs`` epochs train on the
+    images as they are (the augmentations switched off, the shifts too unless
+    ``extra.augment_clean_shift``), or ``(None, None)``. Pass the gate to ``train_dataset`` and the
+    callback to ``fit``: it closes the gate as each of those epochs begins, before Keras makes the
+    epoch's batches (a resumed run too, since it goes by the epoch's number)."""
+    clean = int(cfg.extra.get("augment_clean_epochs", 0))
+    if clean <= 0:
+        return None, None
+    tf, keras = import_tf()
+    gate = tf.Variable(1.0, trainable=False, dtype=tf.float32)
+    first_clean = max(0, cfg.epochs - clean)
+
+    class CleanFinalEpochs(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            gate.assign(0.0 if epoch >= first_clean else 1.0)
+
+    return gate, CleanFinalEpochs()
 
 
 def _rotate_zoom(tf, images, degrees: float, zoom: float):

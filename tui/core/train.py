@@ -450,12 +450,14 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
                               cfg=cfg, steps=steps, initial_epoch=initial_epoch, meta=meta,
                               summaries=SummaryLog(run_dir))  # the same curves as TensorBoard event files
     val = pipeline.eval_dataset(x_val, y_val, one_hot=one_hot) if len(x_val) else None
+    gate, schedule = pipeline.augmentation_gate(cfg)  # clean final epochs, where the preset asks for them
     fit_started = time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. "shuffle ignored for a tf.data.Dataset": it is shuffled
         model.fit(
-            pipeline.train_dataset(x_tr, y_tr, cfg, one_hot=one_hot), epochs=cfg.epochs, initial_epoch=initial_epoch,
-            validation_data=val, callbacks=[recorder], verbose=0,
+            pipeline.train_dataset(x_tr, y_tr, cfg, one_hot=one_hot, gate=gate), epochs=cfg.epochs,
+            initial_epoch=initial_epoch, validation_data=val, callbacks=[recorder] + ([schedule] if schedule else []),
+            verbose=0,
         )
     train_seconds = time.monotonic() - fit_started
     float32_model = recorder.float32_model()  # what is evaluated, saved and converted
