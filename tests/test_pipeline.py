@@ -114,3 +114,27 @@ def test_datasets_do_not_autotune(tf, mnist):
     x, y = mnist.x_train[:64], mnist.y_train[:64]
     assert pipeline.train_dataset(x, y, cfg).options().autotune.enabled is False
     assert pipeline.eval_dataset(x, y).options().autotune.enabled is False
+
+
+@pytest.mark.parametrize("keep_shift", [False, True])
+def test_clean_final_epochs_train_on_the_digits_as_they_are(tf, mnist, keep_shift):
+    # extra.augment_clean_epochs: the callback closes the gate as each of the last N epochs begins,
+    # and the batches made after it come unaugmented (shifted still, with augment_clean_shift).
+    from tui.core.presets import PRESETS
+
+    extra = {**PRESETS["default"]["extra"], "augment_clean_epochs": 2, "augment_clean_shift": keep_shift}
+    cfg = TrainConfig(batch_size=64, epochs=5, augment_shift=2, extra=extra)
+    x, y = mnist.x_train[:64], mnist.y_train[:64]
+    gate, callback = pipeline.augmentation_gate(cfg)
+    ds = pipeline.train_dataset(x, y, cfg, gate=gate)
+    originals = {img.tobytes() for img in (x / 255.0).astype("float32")}
+
+    def share_as_they_are() -> float:
+        images = next(iter(ds))[0].numpy()[..., 0]
+        return float(np.mean([img.tobytes() in originals for img in images]))
+
+    callback.on_epoch_begin(2)  # the third of five: still augmented
+    assert share_as_they_are() < 0.2
+    callback.on_epoch_begin(3)  # the last two: as they are, or only shifted
+    assert share_as_they_are() == 1.0 if not keep_shift else share_as_they_are() < 0.2
+    assert pipeline.augmentation_gate(TrainConfig(extra={})) == (None, None)
