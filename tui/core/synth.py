@@ -228,6 +228,16 @@ def with_dark_edge(gray: np.ndarray, share: float = 0.08, level: float = 0.1) ->
     return out
 
 
+def with_specks(gray: np.ndarray, rng: np.random.Generator, share: float = 0.02) -> np.ndarray:
+    """``gray`` with ``share`` of its pixels set to black or white at random, half each (salt and
+    pepper): dust on a scanner's glass, a photocopy's specks, a sensor's dead pixels."""
+    out = np.array(gray, dtype=np.float32, copy=True)
+    draw = rng.random(out.shape)
+    out[draw < share / 2] = 0.0
+    out[draw > 1.0 - share / 2] = 1.0
+    return out
+
+
 FAILURE_CLASSES = ("hairline", "long_stroke", "tiny", "shaded", "crease", "form_cell")
 
 
