@@ -76,7 +76,8 @@ FLAT_PAPER = 0.3
 # Paper with grain (a photo) is framed when each side of Otsu's split spreads (interquartile range)
 # at most this share of the step between them. On the development set's photos and drawings cropped
 # to their ink (with and without grain added), 0.4-0.55 all read best; at 1.0 faint pencil in heavy
-# grain was framed too, at a level cut through the grain (photos with grain 90.8 -> 80.3 %).
+# grain was framed too, at a level cut through the grain (photos with grain 90.8 -> 80.3 %). Within
+# that range, 0.45 leaves out the folded pages of the crease failure class, at 0.47-0.50.
 EVEN_SIDES = 0.45
 # ... and when the side taken for ink is strokes: none wider than this share of the longer side.
 STROKE_SHARE = 0.4
@@ -88,8 +89,8 @@ MEDIAN_NOISE = 0.42
 # A row or column of ink covering this share of the image's width or height is part of a solid band
 # along its side (see :func:`clear_edge_bands`).
 EDGE_BAND_COVER = 0.9
-# A pixel this far from each of its eight neighbours, as a share of the image's contrast (and at
-# least IMPULSE_NOISE robust deviations of its grain), is an impulse: see :func:`remove_impulses`.
+# A pixel this far from the median of its eight neighbours, as a share of the image's contrast (and
+# at least IMPULSE_NOISE robust deviations of its grain), may be a speck: see :func:`remove_impulses`.
 IMPULSE_STEP = 0.25
 IMPULSE_NOISE = 6.0
 # Lone specks on this share of the pixels or more are salt and pepper, whose specks also fall in
@@ -176,7 +177,7 @@ def _ink_and_noise(gray: np.ndarray) -> tuple[np.ndarray, float, bool]:
     gray = np.nan_to_num(np.clip(gray, 0.0, 1.0), copy=False)
     contrast = float(np.ptp(gray))
     tiny = max(gray.shape) <= TINY_SIDE
-    if not tiny and contrast >= MIN_CONTRAST:  # a tiny crop's 1 px pencil strokes may have lone pixels of their own
+    if not tiny and contrast >= MIN_CONTRAST:  # a tiny crop's 1 px pencil strokes may have lone pixels
         cleaned = remove_impulses(gray, contrast)
         if cleaned is not gray:  # specks set the extremes: the contrast is the writing's without them
             gray, contrast = cleaned, float(np.ptp(cleaned))
@@ -304,7 +305,7 @@ def frame_tight_crop(gray: np.ndarray) -> np.ndarray:
     paper, grainy, splits at Otsu's threshold and is framed only when both sides are even next to
     the step between them (``EVEN_SIDES``), the paper is in more pieces than the ink, with no tie
     (the two sides of a fold or of a shadow's edge are one piece each), and the ink is strokes, not
-    half a page (``STROKE_SHARE``).
+    half a page (``STROKE_SHARE``), enough of them for a digit that fills its crop (``CROPPED_INK``).
     """
     h, w = gray.shape
     step = max(1, max(h, w) // WORK_SIDE)
