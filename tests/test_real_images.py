@@ -12,8 +12,10 @@ import pytest
 
 from tui.core.errors import ImageError
 from tui.core.images import open_image, to_grayscale
-from tui.core.preprocess import clear_edge_bands, frame_tight_crop, preprocess_gray, preprocess_image, remove_impulses
-from tui.core.synth import crop_to_ink, render_failure_class, with_dark_edge, with_frame, with_specks
+from tui.core.preprocess import (
+    clear_edge_bands, find_ink, frame_tight_crop, preprocess_gray, preprocess_image, remove_impulses,
+)
+from tui.core.synth import crop_to_ink, render_failure_class, with_dark_edge, with_frame, with_ring, with_specks
 
 from test_preprocess import assert_mnist_like, shape_match
 
@@ -326,6 +328,19 @@ def test_real_images_with_salt_and_pepper_specks_read_as_the_originals(kind):
 
     differ = [name for name, gray in images if shape_match(specked(gray), preprocess_gray(gray)) < 0.8]
     assert len(differ) <= 0.03 * len(images), (differ, refused)
+
+
+@pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
+def test_a_ring_drawn_round_the_digit_is_not_part_of_it():
+    # A circled answer: the ring used to be taken for the digit's outline (pen renders 11 % right).
+    pens = _real_images("pen")
+    differ = _read_differently(pens, with_ring)
+    assert len(differ) <= 0.05 * len(pens), differ
+    # A 0 written with a dot in it keeps both: the dot spans too little of the ring to be writing.
+    yy, xx = np.mgrid[0:120, 0:100]
+    zero = np.abs(np.hypot((yy - 60) / 45, (xx - 50) / 32) - 1.0) < 0.08
+    zero |= np.hypot(yy - 60, xx - 50) < 5
+    assert len(find_ink(np.where(zero, 0.1, 0.9).astype(np.float32)).boxes) == 2
 
 
 def test_lone_specks_are_removed_and_strokes_kept():

@@ -22,7 +22,7 @@ zoom) and scikit-image (Otsu's threshold, hysteresis thresholding, the Hough tra
    remains.
 4. Ink is what stands clear of the paper's own noise (a robust sigma): hysteresis thresholding
    keeps a faint stretch of stroke attached to a strong one.
-5. The pieces that look like writing are cropped, strokes normalised to MNIST's width, fitted into
+5. The pieces that look like writing (less a ring drawn round the rest) are cropped, strokes normalised to MNIST's width, fitted into
    20x20 and centred by mass.
 """
 
@@ -96,6 +96,8 @@ IMPULSE_NOISE = 6.0
 # Lone specks on this share of the pixels or more are salt and pepper, whose specks also fall in
 # pairs: clean images of the development set have at most 0.023 %, 0.2 % of salt and pepper 0.064 %.
 SPECKLED = 4e-4
+# Writing inside a closed ring or box spanning this share of its height or width: the ring goes.
+ENCLOSED_SPAN = 0.35
 _BLANK = "no digit found: the image is blank, uniform or only noise; give an image with a dark digit on light paper or a light one on dark"
 _EIGHT = np.ones((3, 3), dtype=bool)
 _RING = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
@@ -159,6 +161,7 @@ def find_ink(gray: np.ndarray) -> InkMap:
     keep = _digit_pieces(boxes, areas, ink.shape)
     if not keep:
         raise ImageError(_BLANK)
+    keep = _without_enclosure(labels, boxes, areas, keep)
     # Relabel so the kept pieces are 1..k and everything else (specks) is 0.
     lookup = np.zeros(len(boxes) + 1, dtype=np.int32)
     lookup[np.asarray(keep) + 1] = np.arange(1, len(keep) + 1)
@@ -925,6 +928,27 @@ def _digit_pieces(boxes, areas, shape) -> list[int]:
 
     main_set = set(main)
     return [i for i, box in enumerate(boxes) if i in main_set or (areas[i] >= 0.03 * biggest and near(box))]
+
+
+def _without_enclosure(labels: np.ndarray, boxes, areas, keep: list[int]) -> list[int]:
+    """``keep`` without a ring or box drawn round the rest of the writing (a circled answer on a
+    worksheet, a box round a digit on a form): the piece with the largest box, when every other kept
+    piece lies in the holes it closes and together they span enough of it to be writing of their own
+    (``ENCLOSED_SPAN`` of its height or width, so a dot inside a 0 does not count)."""
+    if len(keep) < 2:
+        return keep
+    outer = max(keep, key=lambda i: (boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
+    inner = [i for i in keep if i != outer]
+    top, left, bottom, right = boxes[outer]
+    span_h = max(boxes[i][2] for i in inner) - min(boxes[i][0] for i in inner)
+    span_w = max(boxes[i][3] for i in inner) - min(boxes[i][1] for i in inner)
+    if max(span_h / (bottom - top), span_w / (right - left)) < ENCLOSED_SPAN:
+        return keep
+    window = labels[top:bottom, left:right]
+    ring = window == outer + 1
+    holes = ndimage.binary_fill_holes(ring) & ~ring
+    inside = sum(int(np.count_nonzero(holes & (window == i + 1))) for i in inner)
+    return inner if inside >= 0.95 * sum(areas[i] for i in inner) else keep
 
 
 def stroke_width(mask: np.ndarray) -> float:

@@ -228,6 +228,22 @@ def with_dark_edge(gray: np.ndarray, share: float = 0.08, level: float = 0.1) ->
     return out
 
 
+def with_ring(gray: np.ndarray, margin: float = 0.25) -> np.ndarray:
+    """``gray`` with ``margin`` (a share of its longer side) more of its edge's paper round it and an
+    ellipse drawn round the lot in its darkest (or, on dark paper, lightest) ink: a circled answer on
+    a worksheet. ``gray`` must have paper along its border."""
+    band = max(1, min(gray.shape) // 10)
+    paper = float(np.median(np.concatenate([gray[:band].ravel(), gray[-band:].ravel(),
+                                            gray[:, :band].ravel(), gray[:, -band:].ravel()])))
+    ink = float(gray.min()) if paper > 0.5 else float(gray.max())
+    out = np.pad(np.asarray(gray, dtype=np.float32), round(margin * max(gray.shape)), mode="edge")
+    h, w = out.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    radius = np.hypot((yy - h / 2) / (h / 2), (xx - w / 2) / (w / 2))
+    out[np.abs(radius - 0.97) < max(1, min(h, w) // 60) / min(h, w) * 2] = ink
+    return out
+
+
 def with_specks(gray: np.ndarray, rng: np.random.Generator, share: float = 0.02) -> np.ndarray:
     """``gray`` with ``share`` of its pixels set to black or white at random, half each (salt and
     pepper): dust on a scanner's glass, a photocopy's specks, a sensor's dead pixels."""
