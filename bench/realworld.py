@@ -9,7 +9,7 @@
    are flagged uncertain, expected calibration error, median preprocessing time, and every miss;
    then the same images changed as people's own come (``VARIANTS``): cropped to the ink, with and
    without a little margin; inside a black or a white frame; with a dark band down one side; with
-   salt and pepper specks; circled.
+   salt and pepper specks; circled; underlined.
 2. The failure classes seen on real images, built from MNIST test digits (synth.FAILURE_CLASSES).
 3. MNIST test digits rendered as photos, scans and drawings (synth.STYLES), beside the naive
    baseline (resize the whole image to 28x28) so the value of preprocessing is visible.
@@ -42,7 +42,7 @@ from tui.core.inference import Predictor, judge  # noqa: E402
 from tui.core.preprocess import preprocess_gray, preprocess_image  # noqa: E402
 from tui.core.synth import (  # noqa: E402
     FAILURE_CLASSES, STYLES, crop_to_ink, render_failure_class, render_user_style, with_dark_edge, with_frame,
-    with_ring, with_specks,
+    with_ring, with_specks, with_underline,
 )
 
 REAL_DEFAULT = ROOT.parent / "shared" / "data" / "realdigits"
@@ -56,6 +56,7 @@ VARIANTS = {
     # 2 % of the pixels black or white (dust on a scanner's glass), the same pattern for every run.
     "salt and pepper specks, 2 %": lambda gray: with_specks(gray, np.random.default_rng(gray.size)),
     "circled (a ring round it)": with_ring,
+    "underlined": with_underline,
 }
 
 

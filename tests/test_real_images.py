@@ -15,7 +15,9 @@ from tui.core.images import open_image, to_grayscale
 from tui.core.preprocess import (
     clear_edge_bands, find_ink, frame_tight_crop, preprocess_gray, preprocess_image, remove_impulses,
 )
-from tui.core.synth import crop_to_ink, render_failure_class, with_dark_edge, with_frame, with_ring, with_specks
+from tui.core.synth import (
+    crop_to_ink, render_failure_class, with_dark_edge, with_frame, with_ring, with_specks, with_underline,
+)
 
 from test_preprocess import assert_mnist_like, shape_match
 
@@ -341,6 +343,15 @@ def test_a_ring_drawn_round_the_digit_is_not_part_of_it():
     zero = np.abs(np.hypot((yy - 60) / 45, (xx - 50) / 32) - 1.0) < 0.08
     zero |= np.hypot(yy - 60, xx - 50) < 5
     assert len(find_ink(np.where(zero, 0.1, 0.9).astype(np.float32)).boxes) == 2
+
+
+@pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
+@pytest.mark.parametrize("kind", ["drawn", "pen"])
+def test_a_line_drawn_under_the_digit_is_not_part_of_it(kind):
+    # A number underlined on a page, the line clear of the digit: it used to be read as part of it.
+    images = _real_images(kind)
+    differ = _read_differently(images, lambda g: with_underline(np.pad(g, round(0.2 * max(g.shape)), mode="edge")))
+    assert len(differ) <= 0.05 * len(images), differ
 
 
 def test_lone_specks_are_removed_and_strokes_kept():

@@ -22,7 +22,7 @@ zoom) and scikit-image (Otsu's threshold, hysteresis thresholding, the Hough tra
    remains.
 4. Ink is what stands clear of the paper's own noise (a robust sigma): hysteresis thresholding
    keeps a faint stretch of stroke attached to a strong one.
-5. The pieces that look like writing (less a ring drawn round the rest) are cropped, strokes normalised to MNIST's width, fitted into
+5. The pieces that look like writing (less a ring drawn round the rest, or a line under it) are cropped, strokes normalised to MNIST's width, fitted into
    20x20 and centred by mass.
 """
 
@@ -162,6 +162,7 @@ def find_ink(gray: np.ndarray) -> InkMap:
     if not keep:
         raise ImageError(_BLANK)
     keep = _without_enclosure(labels, boxes, areas, keep)
+    keep = _without_underline(boxes, keep)
     # Relabel so the kept pieces are 1..k and everything else (specks) is 0.
     lookup = np.zeros(len(boxes) + 1, dtype=np.int32)
     lookup[np.asarray(keep) + 1] = np.arange(1, len(keep) + 1)
@@ -949,6 +950,25 @@ def _without_enclosure(labels: np.ndarray, boxes, areas, keep: list[int]) -> lis
     holes = ndimage.binary_fill_holes(ring) & ~ring
     inside = sum(int(np.count_nonzero(holes & (window == i + 1))) for i in inner)
     return inner if inside >= 0.95 * sum(areas[i] for i in inner) else keep
+
+
+def _without_underline(boxes, keep: list[int]) -> list[int]:
+    """``keep`` without a line drawn under the rest of the writing (a number underlined on a page, a
+    form's baseline): the one flat piece (at most a fifth as tall as it is wide), wholly below the
+    others, at least half as wide as they are. None of the development set's images, as given or
+    cropped, has such a piece; a 2 whose base is a stroke of its own would, and would lose it."""
+    if len(keep) < 2:
+        return keep
+    flat = [i for i in keep if (boxes[i][2] - boxes[i][0]) * 5 <= boxes[i][3] - boxes[i][1]]
+    if len(flat) != 1:
+        return keep
+    line = flat[0]
+    rest = [i for i in keep if i != line]
+    top, left = min(boxes[i][0] for i in rest), min(boxes[i][1] for i in rest)
+    bottom, right = max(boxes[i][2] for i in rest), max(boxes[i][3] for i in rest)
+    below = boxes[line][0] >= bottom - 0.05 * (bottom - top)
+    wide = boxes[line][3] - boxes[line][1] >= 0.5 * (right - left)
+    return rest if below and wide else keep
 
 
 def stroke_width(mask: np.ndarray) -> float:
