@@ -125,7 +125,7 @@ def test_clean_final_epochs_train_on_the_digits_as_they_are(tf, mnist, keep_shif
     extra = {**PRESETS["default"]["extra"], "augment_clean_epochs": 2, "augment_clean_shift": keep_shift}
     cfg = TrainConfig(batch_size=64, epochs=5, augment_shift=2, extra=extra)
     x, y = mnist.x_train[:64], mnist.y_train[:64]
-    gate, callback = pipeline.augmentation_gate(cfg)
+    gate, (callback,) = pipeline.augmentation_gate(cfg)
     ds = pipeline.train_dataset(x, y, cfg, gate=gate)
     originals = {img.tobytes() for img in (x / 255.0).astype("float32")}
 
@@ -137,4 +137,4 @@ def test_clean_final_epochs_train_on_the_digits_as_they_are(tf, mnist, keep_shif
     assert share_as_they_are() < 0.2
     callback.on_epoch_begin(3)  # the last two: as they are, or only shifted
     assert share_as_they_are() == 1.0 if not keep_shift else share_as_they_are() < 0.2
-    assert pipeline.augmentation_gate(TrainConfig(extra={})) == (None, None)
+    assert pipeline.augmentation_gate(TrainConfig(extra={})) == (None, [])

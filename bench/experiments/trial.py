@@ -49,7 +49,7 @@ t0 = time.perf_counter()
 gate, schedule = pipeline.augmentation_gate(cfg)  # clean final epochs, where cfg asks for them
 hist = model.fit(pipeline.train_dataset(x_tr, y_tr, cfg, one_hot, gate=gate), epochs=cfg.epochs,
                  validation_data=pipeline.eval_dataset(x_val, y_val, one_hot=one_hot),
-                 callbacks=[Timer()] + ([schedule] if schedule else []), verbose=0)
+                 callbacks=[Timer(), *schedule], verbose=0)
 train_s = time.perf_counter() - t0
 # With EMA, fit swaps the averaged weights in at the end: re-evaluate validation on what is kept,
 # in float32, as the model is saved.

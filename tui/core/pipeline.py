@@ -95,14 +95,14 @@ def _shift(tf, images, shift: int, on=None):
 
 
 def augmentation_gate(cfg: TrainConfig):
-    """``(gate, callback)`` for runs whose last ``extra.augment_clean_epochs`` epochs train on the
+    """``(gate, callbacks)`` for runs whose last ``extra.augment_clean_epochs`` epochs train on the
     images as they are (the augmentations switched off, the shifts too unless
-    ``extra.augment_clean_shift``), or ``(None, None)``. Pass the gate to ``train_dataset`` and the
-    callback to ``fit``: it closes the gate as each of those epochs begins, before Keras makes the
+    ``extra.augment_clean_shift``), or ``(None, [])``. Pass the gate to ``train_dataset`` and the
+    callbacks to ``fit``: one closes the gate as each of those epochs begins, before Keras makes the
     epoch's batches (a resumed run too, since it goes by the epoch's number)."""
     clean = int(cfg.extra.get("augment_clean_epochs", 0))
     if clean <= 0:
-        return None, None
+        return None, []
     tf, keras = import_tf()
     gate = tf.Variable(1.0, trainable=False, dtype=tf.float32)
     first_clean = max(0, cfg.epochs - clean)
@@ -111,7 +111,7 @@ def augmentation_gate(cfg: TrainConfig):
         def on_epoch_begin(self, epoch, logs=None):
             gate.assign(0.0 if epoch >= first_clean else 1.0)
 
-    return gate, CleanFinalEpochs()
+    return gate, [CleanFinalEpochs()]
 
 
 def _rotate_zoom(tf, images, degrees: float, zoom: float):

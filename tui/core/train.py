@@ -456,7 +456,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
         warnings.simplefilter("ignore")  # e.g. "shuffle ignored for a tf.data.Dataset": it is shuffled
         model.fit(
             pipeline.train_dataset(x_tr, y_tr, cfg, one_hot=one_hot, gate=gate), epochs=cfg.epochs,
-            initial_epoch=initial_epoch, validation_data=val, callbacks=[recorder] + ([schedule] if schedule else []),
+            initial_epoch=initial_epoch, validation_data=val, callbacks=[recorder, *schedule],
             verbose=0,
         )
     train_seconds = time.monotonic() - fit_started
