@@ -138,3 +138,36 @@ def test_clean_final_epochs_train_on_the_digits_as_they_are(tf, mnist, keep_shif
     callback.on_epoch_begin(3)  # the last two: as they are, or only shifted
     assert share_as_they_are() == 1.0 if not keep_shift else share_as_they_are() < 0.2
     assert pipeline.augmentation_gate(TrainConfig(extra={})) == (None, [])
+
+
+def test_cutout_sets_one_clipped_square_of_each_chosen_image_to_paper(tf, digits):
+    side = 8
+    out = pipeline._erase(tf, tf.constant(digits), 1.0, side).numpy()[..., 0]
+    corners = set()
+    for image, got in zip(digits[..., 0], out):
+        changed = got != image
+        assert (got[changed] == 0).all(), "erased pixels become paper"
+        # The erased square: where the output is 0 and the input is not, inside one box of at most
+        # side x side; everything outside that box is untouched.
+        rows, cols = np.nonzero(changed)
+        if len(rows):
+            assert rows.max() - rows.min() < side and cols.max() - cols.min() < side
+            corners.add((rows.min(), cols.min()))
+    assert len(corners) > 20, "each image draws its own square"
+    # Over the batch some squares fall wholly inside and cover side x side pixels of ink-or-paper.
+    full = [(g == 0).sum() - (i == 0).sum() for g, i in zip(out, digits[..., 0])]
+    assert max(full) <= side * side and max(full) > side * side // 2
+    np.testing.assert_array_equal(pipeline._erase(tf, tf.constant(digits), 0.0, side).numpy(), digits)
+
+
+def test_cutout_reaches_the_training_batches_only_when_asked(tf, mnist):
+    x, y = mnist.x_train[:256], mnist.y_train[:256]
+    originals = {img.tobytes() for img in (x / 255.0).astype("float32")}
+
+    def share_as_they_are(extra) -> float:
+        images = next(iter(pipeline.train_dataset(x, y, TrainConfig(batch_size=256, extra=extra))))[0].numpy()
+        return float(np.mean([img[..., 0].tobytes() in originals for img in images]))
+
+    assert share_as_they_are({}) == 1.0
+    # A square over paper alone changes nothing, so somewhat more than half are left as they were.
+    assert 0.35 < share_as_they_are({"augment_erase": 0.5}) < 0.8

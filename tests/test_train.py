@@ -140,6 +140,25 @@ def test_a_very_short_batch_norm_run_still_gives_a_working_model(mnist, tmp_path
     assert summary.note.startswith(f"short run ({steps} steps)"), "the user is told why val accuracy and test accuracy differ"
 
 
+def test_bn_refresh_re_estimates_the_statistics_of_a_full_length_run(mnist, tmp_path):
+    """extra.bn_refresh: a run long enough to keep its moving statistics still gets them
+    re-estimated for the averaged weights, on as many training images as asked."""
+    from tui.core.config import preset_config
+    from tui.core.modelfile import read_metadata
+    from tui.core.train import run_training
+
+    base = preset_config("default")
+    cfg = base.with_overrides(epochs=3, batch_size=32, train_subset=3000, extra={**base.extra, "bn_refresh": 1024})
+    from tui.core import model as model_lib
+
+    assert cfg.epochs * -(-2700 // cfg.batch_size) >= model_lib.SHORT_RUN_STEPS  # not a short run
+    result = run_training(cfg, data=mnist, output=tmp_path / "refreshed.h5", run_dir=tmp_path / "run", evaluate_test=False)
+    assert result.status == "done"
+    assert read_metadata(tmp_path / "refreshed.h5")["batch_norm_recalibrated_on"] == 1024
+    note = runs.summarise(tmp_path / "run").note
+    assert note.startswith("batch-norm statistics re-estimated on 1,024"), note
+
+
 def test_recalibration_sets_the_statistics_of_the_given_images(mnist):
     """After re-estimation on one batch, inference mode (moving statistics) matches training
     mode (that batch's own statistics) on the same batch; the layers' momentum is restored."""

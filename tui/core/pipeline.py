@@ -20,7 +20,7 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool = False, gate=None):
     """Shuffled, batched training data, augmented on each batch as ``cfg`` asks: continental 1s and 7s
     (``augment_glyphs``), rotation and zoom, thinner or heavier strokes, small-scan round trips, and
-    random shifts of up to ``cfg.augment_shift`` pixels.
+    random shifts of up to ``cfg.augment_shift`` pixels, and cutout (``augment_erase``).
 
     ``gate`` (from ``augmentation_gate``) is a variable read as each batch is made: at 0 the batches
     come as they are, without augmentation; ``extra.augment_clean_shift`` keeps the shifts then.
@@ -44,6 +44,8 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
     stroke = float(cfg.extra.get("augment_stroke", 0.0))  # share of images thinned or thickened
     lowres = float(cfg.extra.get("augment_lowres", 0.0))  # share of images sent through a small scan
     keep_shift = bool(cfg.extra.get("augment_clean_shift", False))
+    erase = float(cfg.extra.get("augment_erase", 0.0))  # share of images with a square set to paper
+    erase_side = int(cfg.extra.get("augment_erase_side", 8))
 
     def prepare(images, labels, variants=None):
         # Without a gate the shares are plain numbers, so the graph (and its random streams) is the
@@ -64,6 +66,8 @@ def train_dataset(x: np.ndarray, y: np.ndarray, cfg: TrainConfig, one_hot: bool 
             images = _low_resolution(tf, images, gated(lowres))
         if shift:
             images = _shift(tf, images, shift, None if keep_shift else on)
+        if erase:
+            images = _erase(tf, images, gated(erase), erase_side)
         if one_hot:
             labels = tf.one_hot(labels, 10)
         return images, labels
@@ -92,6 +96,24 @@ def _shift(tf, images, shift: int, on=None):
     rows = tf.one_hot(dy[:, None] + tf.range(28)[None, :], size)  # (n, 28, size): output row -> padded row
     cols = tf.one_hot(dx[:, None] + tf.range(28)[None, :], size)
     return tf.matmul(tf.matmul(rows, padded), cols, transpose_b=True)[..., None]
+
+
+def _erase(tf, images, share, side: int):
+    """Cutout: a ``side`` x ``side`` square of a random ``share`` of the batch set to paper (0).
+
+    Each square's centre is anywhere in the image and the square is clipped at the edges, so the
+    net learns to read a digit from what is left of it. Two outer products of row and column masks;
+    no gather.
+    """
+    n = tf.shape(images)[0]
+    top = tf.random.uniform([n], 0, 28, dtype=tf.int32) - side // 2
+    left = tf.random.uniform([n], 0, 28, dtype=tf.int32) - side // 2
+    at = tf.range(28)[None, :]
+    rows = tf.cast((at >= top[:, None]) & (at < top[:, None] + side), tf.float32)  # (n, 28)
+    cols = tf.cast((at >= left[:, None]) & (at < left[:, None] + side), tf.float32)
+    chosen = tf.cast(tf.random.uniform([n]) < share, tf.float32)
+    square = rows[:, :, None] * cols[:, None, :] * chosen[:, None, None]  # (n, 28, 28)
+    return images * (1.0 - square[..., None])
 
 
 def augmentation_gate(cfg: TrainConfig):

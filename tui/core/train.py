@@ -465,12 +465,15 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
         with model_lib.strategy_scope():
             model = model_lib.compile_model(float32_model, cfg, steps)
     note = ""
-    if cfg.epochs * steps < model_lib.SHORT_RUN_STEPS:
-        sample = pipeline.to_model_input(x_tr[:2048])
+    short = cfg.epochs * steps < model_lib.SHORT_RUN_STEPS
+    refresh = int(cfg.extra.get("bn_refresh", 0))  # re-estimate them for the averaged weights, on this many
+    if short or refresh:
+        sample = pipeline.to_model_input(x_tr[: refresh or 2048])
         with model_lib.strategy_scope():
             if model_lib.recalibrate_batch_norm(model, sample):
                 meta["batch_norm_recalibrated_on"] = len(sample)
-                note = f"short run ({cfg.epochs * steps} steps): batch-norm statistics re-estimated on {len(sample):,} training images"
+                note = (f"short run ({cfg.epochs * steps} steps): " if short else "") + \
+                    f"batch-norm statistics re-estimated on {len(sample):,} training images"
     test_acc = test_loss = None
     if evaluate_test:
         # Reported in the metadata only; nothing is chosen by it.
