@@ -200,3 +200,28 @@ def test_the_weight_average_spans_a_hundred_steps_unless_the_config_sets_its_spa
     long = cfg.with_overrides(extra={**cfg.extra, "ema_span": 500})
     compiled = model_lib.compile_model(model_lib.build_model(long), long, steps_per_epoch=200)
     assert compiled.optimizer.ema_momentum == pytest.approx(0.998)
+
+
+def test_the_activation_and_optimizer_options_build_what_they_name():
+    """extra.activation swaps ReLU after each batch norm (the float32 twin too); extra.optimizer
+    "sgd" compiles Nesterov SGD with the weight average and decay."""
+    from tui.core import model as model_lib
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+    base = preset_config("default")
+    cfg = base.with_overrides(extra={**base.extra, "activation": "gelu"})
+    with model_lib.dtype_policy("mixed_bfloat16"):
+        trained = model_lib.build_model(cfg, for_training=True)
+    for net in (trained, model_lib.plain_twin(trained, cfg)):
+        acts = [layer for layer in net.layers if isinstance(layer, (keras.layers.ReLU, keras.layers.Activation))]
+        assert len(acts) == 3 and all(isinstance(a, keras.layers.Activation) for a in acts)
+        assert {a.get_config()["activation"] for a in acts} == {"gelu"}
+    plain = model_lib.build_model(base)
+    assert sum(isinstance(layer, keras.layers.ReLU) for layer in plain.layers) == 3
+
+    sgd = base.with_overrides(learning_rate=0.1, weight_decay=5e-4, extra={**base.extra, "optimizer": "sgd"})
+    optimizer = model_lib.compile_model(model_lib.build_model(sgd), sgd, steps_per_epoch=200).optimizer
+    assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.nesterov and optimizer.momentum == 0.9
+    assert optimizer.use_ema and optimizer.weight_decay == pytest.approx(5e-4)
+    assert isinstance(model_lib.compile_model(model_lib.build_model(base), base, 200).optimizer, keras.optimizers.AdamW)

@@ -179,6 +179,7 @@ def _compact(keras, cfg: TrainConfig, norm):
     (at 12x12 and at 5x5): five conv layers instead of three, for the ``best`` preset.
     ``"hidden": N`` puts a dense layer of N units (batch norm, ReLU) between the flattened maps and
     the head's dropout.
+    ``"activation"`` replaces ReLU after each batch norm ("gelu", "silu").
     ``"crop": N`` drops an N-pixel border before the first conv (MNIST's digits sit in the middle
     20x20): with 2, the convs run on 24x24 (-> 10 -> 8 -> 4 -> 2) at about 0.6x the arithmetic.
     ``norm`` is the batch-norm layer class (Keras' own, or the fused one for training).
@@ -187,8 +188,11 @@ def _compact(keras, cfg: TrainConfig, norm):
     w1, w2, w3 = cfg.extra.get("widths", (32, 64, 128))
     double = bool(cfg.extra.get("double", False))
 
+    activation = cfg.extra.get("activation", "relu")  # or "gelu", "silu"
+
     def norm_relu(x):
-        return layers.ReLU()(norm(momentum=0.9)(x))
+        x = norm(momentum=0.9)(x)
+        return layers.ReLU()(x) if activation == "relu" else layers.Activation(activation)(x)
 
     def same_conv(x, width):
         return norm_relu(layers.Conv2D(width, 3, padding="same", use_bias=False)(x)) if double else x
@@ -240,7 +244,9 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
     if cfg.extra.get("ema_span"):
         momentum = 1 - 1 / max(2, int(cfg.extra["ema_span"]))
     ema = dict(use_ema=cfg.ema, ema_momentum=momentum)
-    if cfg.weight_decay:
+    if cfg.extra.get("optimizer") == "sgd":  # Nesterov momentum; decay as Keras applies it (x rate)
+        optimizer = keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None, **ema)
+    elif cfg.weight_decay:
         optimizer = keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay, **ema)
     else:
         optimizer = keras.optimizers.Adam(lr, **ema)
