@@ -96,8 +96,10 @@ IMPULSE_NOISE = 6.0
 # Lone specks on this share of the pixels or more are salt and pepper, whose specks also fall in
 # pairs: clean images of the development set have at most 0.023 %, 0.2 % of salt and pepper 0.064 %.
 SPECKLED = 4e-4
-# Writing inside a closed ring or box spanning this share of its height or width: the ring goes.
+# Writing inside a closed ring or box spanning this share of its height or width, or this many of
+# its own stroke widths (a dot is about 2, the development set's digits 2.7-15): the ring goes.
 ENCLOSED_SPAN = 0.35
+ENCLOSED_STROKES = 3.0
 _BLANK = "no digit found: the image is blank, uniform or only noise; give an image with a dark digit on light paper or a light one on dark"
 _EIGHT = np.ones((3, 3), dtype=bool)
 _RING = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx)
@@ -934,17 +936,22 @@ def _digit_pieces(boxes, areas, shape) -> list[int]:
 def _without_enclosure(labels: np.ndarray, boxes, areas, keep: list[int]) -> list[int]:
     """``keep`` without a ring or box drawn round the rest of the writing (a circled answer on a
     worksheet, a box round a digit on a form): the piece with the largest box, when every other kept
-    piece lies in the holes it closes and together they span enough of it to be writing of their own
-    (``ENCLOSED_SPAN`` of its height or width, so a dot inside a 0 does not count)."""
+    piece lies in the holes it closes and they are writing of their own: together they span
+    ``ENCLOSED_SPAN`` of its height or width, or ``ENCLOSED_STROKES`` of their own stroke widths (a
+    small digit in a big ring, a circle drawn wide round an answer). A dot inside a 0 is neither; a
+    short dash written inside a 0 without touching it would count, and the 0 would go."""
     if len(keep) < 2:
         return keep
     outer = max(keep, key=lambda i: (boxes[i][2] - boxes[i][0]) * (boxes[i][3] - boxes[i][1]))
     inner = [i for i in keep if i != outer]
     top, left, bottom, right = boxes[outer]
-    span_h = max(boxes[i][2] for i in inner) - min(boxes[i][0] for i in inner)
-    span_w = max(boxes[i][3] for i in inner) - min(boxes[i][1] for i in inner)
+    i_top, i_left = min(boxes[i][0] for i in inner), min(boxes[i][1] for i in inner)
+    i_bottom, i_right = max(boxes[i][2] for i in inner), max(boxes[i][3] for i in inner)
+    span_h, span_w = i_bottom - i_top, i_right - i_left
     if max(span_h / (bottom - top), span_w / (right - left)) < ENCLOSED_SPAN:
-        return keep
+        pieces = np.isin(labels[i_top:i_bottom, i_left:i_right], np.asarray(inner) + 1)
+        if max(span_h, span_w) < ENCLOSED_STROKES * stroke_width(pieces):
+            return keep
     window = labels[top:bottom, left:right]
     ring = window == outer + 1
     holes = ndimage.binary_fill_holes(ring) & ~ring
