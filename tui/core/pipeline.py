@@ -102,8 +102,8 @@ def _erase(tf, images, share, side: int):
     """Cutout: a ``side`` x ``side`` square of a random ``share`` of the batch set to paper (0).
 
     Each square's centre is anywhere in the image and the square is clipped at the edges, so the
-    net learns to read a digit from what is left of it. Two outer products of row and column masks;
-    no gather.
+    net learns to read a digit from what is left of it. One outer product of a row and a column
+    mask per image; no gather.
     """
     n = tf.shape(images)[0]
     top = tf.random.uniform([n], 0, 28, dtype=tf.int32) - side // 2

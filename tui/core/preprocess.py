@@ -97,7 +97,7 @@ IMPULSE_NOISE = 6.0
 # pairs: clean images of the development set have at most 0.023 %, 0.2 % of salt and pepper 0.064 %.
 SPECKLED = 4e-4
 # Writing inside a closed ring or box spanning this share of its height or width, or this many of
-# its own stroke widths (a dot is about 2, the development set's digits 2.7-15): the ring goes.
+# its own stroke widths (a dot is about 2, the development set's digits 2.7-51): the ring goes.
 ENCLOSED_SPAN = 0.35
 ENCLOSED_STROKES = 3.0
 _BLANK = "no digit found: the image is blank, uniform or only noise; give an image with a dark digit on light paper or a light one on dark"
