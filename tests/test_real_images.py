@@ -345,6 +345,21 @@ def test_a_ring_drawn_round_the_digit_is_not_part_of_it():
     assert len(find_ink(np.where(zero, 0.1, 0.9).astype(np.float32)).boxes) == 2
 
 
+def test_a_thin_1_in_a_bold_ring_is_kept_and_the_ring_set_aside():
+    # The 1 has under 2 % of the ring's ink, so it used to be dropped as a speck beside it and the
+    # ring read as a 0. A dot in the same place is still a speck.
+    yy, xx = np.mgrid[0:400, 0:400]
+    ring = np.abs(np.hypot(yy - 200, xx - 200) - 180) < 8
+    one = (np.abs(xx - 200) < 2) & (np.abs(yy - 200) < 40)
+    inkmap = find_ink(np.where(ring | one, 0.1, 0.9).astype(np.float32))
+    assert len(inkmap.boxes) == 1
+    top, left, bottom, right = inkmap.boxes[0]
+    assert bottom - top < 100 and right - left < 20, inkmap.boxes
+    dot = np.hypot(yy - 200, xx - 200) < 3
+    inkmap = find_ink(np.where(ring | dot, 0.1, 0.9).astype(np.float32))
+    assert len(inkmap.boxes) == 1 and inkmap.boxes[0][2] - inkmap.boxes[0][0] > 300
+
+
 @pytest.mark.skipif(not (REAL / "labels.csv").is_file(), reason=f"real development set not found at {REAL}")
 @pytest.mark.parametrize("kind", ["photo", "drawn"])
 def test_a_wide_ring_round_a_small_digit_is_not_part_of_it(kind):
