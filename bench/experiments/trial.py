@@ -54,8 +54,9 @@ train_s = time.perf_counter() - t0
 # With EMA, fit swaps the averaged weights in at the end: re-evaluate validation on what is kept,
 # in float32, as the model is saved.
 model = model_lib.compile_model(model_lib.plain_twin(model, cfg), cfg, steps)
-if cfg.extra.get("bn_refresh"):  # as digitrec train: statistics re-estimated for the averaged weights
-    model_lib.recalibrate_batch_norm(model, pipeline.to_model_input(x_tr[: int(cfg.extra["bn_refresh"])]))
+recalibrate = model_lib.recalibration_size(cfg, cfg.epochs * steps)  # batch-norm statistics, as digitrec train
+if recalibrate:
+    model_lib.recalibrate_batch_norm(model, pipeline.to_model_input(x_tr[:recalibrate]))
 val_loss, val_acc = model.evaluate(pipeline.eval_dataset(x_val, y_val, one_hot=one_hot), verbose=0)
 if os.environ.get("DIGITREC_TRIAL_SAVE"):
     from tui.core.modelfile import save_model

@@ -268,6 +268,12 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
 SHORT_RUN_STEPS = 200
 
 
+def recalibration_size(cfg: TrainConfig, total_steps: int) -> int:
+    """How many training images a finished run re-estimates its batch-norm statistics on: those
+    ``extra.bn_refresh`` asks for, 2,048 for a run shorter than ``SHORT_RUN_STEPS``, else none."""
+    return int(cfg.extra.get("bn_refresh", 0)) or (2048 if total_steps < SHORT_RUN_STEPS else 0)
+
+
 def recalibrate_batch_norm(model, images, batch_size: int = 1024) -> int:
     """Set every BatchNormalization layer's moving mean and variance from ``images``.
 

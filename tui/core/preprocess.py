@@ -944,6 +944,12 @@ def _holes(labels: np.ndarray, box, index: int) -> np.ndarray:
     return ndimage.binary_fill_holes(ring) & ~ring
 
 
+def _spans_strokes(mask: np.ndarray) -> bool:
+    """Whether the ink ``mask`` (cropped to its box) spans ``ENCLOSED_STROKES`` of its own stroke
+    widths: writing, where a dot or a speck spans about 2."""
+    return max(mask.shape) >= ENCLOSED_STROKES * stroke_width(mask)
+
+
 def _with_enclosed_writing(labels: np.ndarray, boxes, areas, keep: list[int]) -> list[int]:
     """``keep`` plus the pieces :func:`_digit_pieces` dropped as too small next to the biggest one
     that lie in the holes of the kept piece with the largest box and are writing, not specks: each
@@ -955,7 +961,7 @@ def _with_enclosed_writing(labels: np.ndarray, boxes, areas, keep: list[int]) ->
     kept = set(keep)
     writing = [i for i, b in enumerate(boxes)
                if i not in kept and b[0] > top and b[1] > left and b[2] < bottom and b[3] < right
-               and max(b[2] - b[0], b[3] - b[1]) >= ENCLOSED_STROKES * stroke_width(labels[b[0]:b[2], b[1]:b[3]] == i + 1)]
+               and _spans_strokes(labels[b[0]:b[2], b[1]:b[3]] == i + 1)]
     if not writing:  # the common case: no stroke-like piece inside its box, so no holes to fill
         return keep
     holes, window = _holes(labels, boxes[outer], outer), labels[top:bottom, left:right]
@@ -978,10 +984,9 @@ def _without_enclosure(labels: np.ndarray, boxes, areas, keep: list[int]) -> lis
     i_top, i_left = min(boxes[i][0] for i in inner), min(boxes[i][1] for i in inner)
     i_bottom, i_right = max(boxes[i][2] for i in inner), max(boxes[i][3] for i in inner)
     span_h, span_w = i_bottom - i_top, i_right - i_left
-    if max(span_h / (bottom - top), span_w / (right - left)) < ENCLOSED_SPAN:
-        pieces = np.isin(labels[i_top:i_bottom, i_left:i_right], np.asarray(inner) + 1)
-        if max(span_h, span_w) < ENCLOSED_STROKES * stroke_width(pieces):
-            return keep
+    if (max(span_h / (bottom - top), span_w / (right - left)) < ENCLOSED_SPAN
+            and not _spans_strokes(np.isin(labels[i_top:i_bottom, i_left:i_right], np.asarray(inner) + 1))):
+        return keep
     window = labels[top:bottom, left:right]
     holes = _holes(labels, boxes[outer], outer)
     inside = sum(int(np.count_nonzero(holes & (window == i + 1))) for i in inner)

@@ -466,9 +466,9 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
             model = model_lib.compile_model(float32_model, cfg, steps)
     note = ""
     short = cfg.epochs * steps < model_lib.SHORT_RUN_STEPS
-    refresh = int(cfg.extra.get("bn_refresh", 0))  # re-estimate them for the averaged weights, on this many
-    if short or refresh:
-        sample = pipeline.to_model_input(x_tr[: refresh or 2048])
+    recalibrate = model_lib.recalibration_size(cfg, cfg.epochs * steps)
+    if recalibrate:
+        sample = pipeline.to_model_input(x_tr[:recalibrate])
         with model_lib.strategy_scope():
             if model_lib.recalibrate_batch_norm(model, sample):
                 meta["batch_norm_recalibrated_on"] = len(sample)
