@@ -1,0 +1,98 @@
+"""Decoding the number reader's output: per-column probabilities over ten digits and a blank.
+
+Pure numpy, no TensorFlow: the reader runs on LiteRT and its output is decoded here.
+
+* :func:`greedy_decode` takes the likeliest symbol in each column, merges repeats and drops
+  blanks (CTC's best path). Each digit keeps the columns it came from, its probability (the
+  highest it reaches there) and its ten-way distribution at that column.
+* :func:`sequence_probability` is CTC's forward algorithm: the probability of a whole digit string
+  summed over every way of laying it out over the columns. For the decoded string it is the
+  whole-number confidence, which says how likely the number is right as a whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BLANK = 10
+
+
+@dataclass
+class DigitRead:
+    """One digit of a decoded number: which columns (start, end exclusive) it was read from."""
+
+    digit: int
+    confidence: float
+    probabilities: list[float]
+    columns: tuple[int, int]
+
+
+@dataclass
+class Decoded:
+    """A decoded number: its digit string, its digits, and the string's probability."""
+
+    digits: list[DigitRead] = field(default_factory=list)
+    probability: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "".join(str(d.digit) for d in self.digits)
+
+
+def greedy_decode(probs: np.ndarray) -> Decoded:
+    """Best-path decoding of (T, 11) column probabilities (blank last)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    best = probs.argmax(axis=1)
+    digits: list[DigitRead] = []
+    start = 0
+    for t in range(1, len(best) + 1):
+        if t < len(best) and best[t] == best[start]:
+            continue
+        symbol = int(best[start])
+        if symbol != BLANK:
+            peak = start + int(np.argmax(probs[start:t, symbol]))
+            ten = probs[peak, :BLANK] / max(probs[peak, :BLANK].sum(), 1e-12)
+            digits.append(DigitRead(symbol, float(probs[peak, symbol]), [float(p) for p in ten], (start, t)))
+        start = t
+    decoded = Decoded(digits)
+    decoded.probability = sequence_probability(probs, [d.digit for d in digits])
+    return decoded
+
+
+def sequence_probability(probs: np.ndarray, label: list[int]) -> float:
+    """P(label | columns) under CTC: the sum over all alignments, by the forward algorithm
+    (rescaled each column, so long lines do not underflow)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    frames = len(probs)
+    ext = [BLANK]
+    for d in label:
+        ext += [int(d), BLANK]
+    states = len(ext)
+    if frames == 0:
+        return 1.0 if not label else 0.0
+    alpha = np.zeros(states)
+    alpha[0] = probs[0, BLANK]
+    if states > 1:
+        alpha[1] = probs[0, ext[1]]
+    log_scale = 0.0
+    # A state may come from itself, the one before, or (a digit differing from the one two back)
+    # skip the blank between them.
+    skip = np.array([s >= 2 and ext[s] != BLANK and ext[s] != ext[s - 2] for s in range(states)])
+    emit_index = np.array(ext)
+    for t in range(1, frames):
+        total = alpha.sum()
+        if total <= 0:
+            return 0.0
+        alpha = alpha / total
+        log_scale += np.log(total)
+        prev = alpha.copy()
+        new = prev.copy()
+        new[1:] += prev[:-1]
+        new[2:] += np.where(skip[2:], prev[:-2], 0.0)
+        alpha = new * probs[t, emit_index]
+    end = alpha[-1] + (alpha[-2] if states > 1 else 0.0)
+    if end <= 0:
+        return 0.0
+    return float(np.exp(np.log(end) + log_scale))
