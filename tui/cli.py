@@ -300,7 +300,7 @@ def cmd_train(args) -> int:
 def _train_locked(args) -> int:
     from tui.core import runs
     from tui.core.config import TrainConfig, preset_config
-    from tui.core.modelfile import DEFAULT_MODEL, check_output_writable
+    from tui.core.modelfile import check_output_writable, default_output
     from tui.core.presets import DEFAULT_PRESET
     from tui.core.train import run_training
 
@@ -327,7 +327,7 @@ def _train_locked(args) -> int:
                               run_dir=Path(args.run_dir), reporter=printer, evaluate_test=not args.no_test)
     else:
         cfg = preset_config(args.preset or DEFAULT_PRESET).with_overrides(**overrides)
-        check_output_writable(args.output or DEFAULT_MODEL)
+        check_output_writable(args.output or default_output(cfg.arch))
         result = run_training(cfg, data_path=args.data, output=args.output, reporter=printer,
                               evaluate_test=not args.no_test)
     if result.status == "done":
@@ -706,9 +706,14 @@ def _predict_numbers(predictor, args, mode: str) -> int:
         if args.json:
             print(json.dumps(reading.to_json()), flush=True)
             continue
-        unsure = [str(i) for i, p in enumerate(reading.digits, 1) if p.uncertain]
-        note = f" (unsure of digit {', '.join(unsure)})" if unsure else ""
-        print(f"{path}: read {reading.text}{note}")
+        unsure = [str(i) for i in reading.doubtful_positions]
+        notes = [f"{reading.confidence:.1%} sure"] if reading.confidence is not None else []
+        if unsure:
+            notes.append(f"unsure of digit {', '.join(unsure)}")
+        elif reading.uncertain and reading.reason:
+            notes.append(f"uncertain: {reading.reason}")
+        note = f" ({'; '.join(notes)})" if notes else ""
+        print(f"{path}: read {reading.text or '(no digits)'}{note}")
         for i, p in enumerate(reading.digits, 1):
             flag = f", uncertain: {p.reason}" if p.uncertain else ""
             print(f"digit {i}: {p.digit} ({p.confidence:.1%}{flag})")

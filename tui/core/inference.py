@@ -75,10 +75,20 @@ def judge(probabilities: np.ndarray, input28: np.ndarray | None,
 
 @dataclass
 class NumberReading:
-    """Several digits read left to right from one image."""
+    """Several digits read left to right from one image.
+
+    ``method`` says how: ``reader`` (the number reader read the line whole; ``confidence`` is the
+    whole number's probability and ``line`` what it saw) or ``segment`` (cut into pieces, each
+    classified by the digit model). ``uncertain_positions`` count from 1.
+    """
 
     path: str
     digits: list[Prediction]
+    confidence: float | None = None
+    method: str = "segment"
+    line: np.ndarray | None = None
+    flagged: bool | None = None  # the reader's own judgement; None: any doubtful digit
+    reason: str | None = None
 
     @property
     def text(self) -> str:
@@ -86,12 +96,22 @@ class NumberReading:
 
     @property
     def uncertain(self) -> bool:
-        return any(p.uncertain for p in self.digits)
+        return self.flagged if self.flagged is not None else any(p.uncertain for p in self.digits)
+
+    @property
+    def doubtful_positions(self) -> list[int]:
+        return [i for i, p in enumerate(self.digits, 1) if p.uncertain]
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "number": self.text, "uncertain": self.uncertain,
-                "uncertain_positions": [i for i, p in enumerate(self.digits, 1) if p.uncertain],
-                "digits": [{k: v for k, v in p.to_json().items() if k != "path"} for p in self.digits]}
+        out = {"path": self.path, "number": self.text, "uncertain": self.uncertain,
+               "uncertain_positions": self.doubtful_positions}
+        if self.confidence is not None:
+            out["confidence"] = round(self.confidence, 6)
+        out["method"] = self.method
+        if self.reason:
+            out["reason"] = self.reason
+        out["digits"] = [{k: v for k, v in p.to_json().items() if k != "path"} for p in self.digits]
+        return out
 
 
 def _naming(path, exc: Exception) -> str:
@@ -109,10 +129,13 @@ class Predictor:
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, model=None, runtime: str | None = None,
-                 notify: Callable[[str], None] | None = None):
+                 notify: Callable[[str], None] | None = None, reader_path: str | os.PathLike | None = None):
         from tui.core.runtime import KerasEngine, open_engine  # noqa: PLC0415
 
         self.model_path = Path(model_path) if model_path else default_model_path()
+        self._runtime, self._notify = runtime, notify
+        self._reader: Any = None  # the number reader, opened on first use (False: there is none)
+        self._reader_path: Path | None = Path(reader_path) if reader_path else None
         if model is not None:
             self.engine: Any = KerasEngine(model)
             try:
@@ -149,11 +172,30 @@ class Predictor:
     def predict_image(self, path: str | os.PathLike) -> Prediction:
         return self.predict_paths([path])[0]
 
-    def read_number(self, path: str | os.PathLike) -> NumberReading:
-        """Segment an image of a written number (e.g. "2026") and predict each digit."""
+    def number_reader(self):
+        """The number reader beside this model (``modelfile.reader_model_path``), loaded once;
+        None where there is none, and then numbers are read by cutting them into digits."""
+        if self._reader is None:
+            from tui.core.modelfile import READER_NAME, reader_model_path  # noqa: PLC0415
+            from tui.core.reader import NumberReader  # noqa: PLC0415
+
+            beside = self.model_path.with_name(READER_NAME)
+            candidates = [self._reader_path] if self._reader_path else [
+                Path(os.environ["DIGITREC_READER"]) if os.environ.get("DIGITREC_READER") else beside,
+                reader_model_path()]
+            found = next((p for p in candidates if p.is_file()), None)
+            self._reader = NumberReader(found, self._runtime, self._notify) if found else False
+        return self._reader or None
+
+    def read_number(self, path: str | os.PathLike, segment: bool = False) -> NumberReading:
+        """Read the number written in an image (e.g. "2026"): whole, by the number reader where
+        there is one, else (or with ``segment``) by cutting it into digits and predicting each."""
         from tui.core.images import open_image, to_grayscale  # noqa: PLC0415
         from tui.core.segment import segment_digits  # noqa: PLC0415
 
+        reader = None if segment else self.number_reader()
+        if reader is not None:
+            return reader.read_gray(to_grayscale(open_image(path)), str(path))
         try:
             inputs = segment_digits(to_grayscale(open_image(path)))
         except ImageError:

@@ -16,7 +16,7 @@ from typing import Any
 from tui.core import runs
 from tui.core.config import preset_config
 from tui.core.errors import RunError
-from tui.core.modelfile import DEFAULT_MODEL, check_output_writable
+from tui.core.modelfile import check_output_writable, default_output
 
 PROCESS_LOG = runs.PROCESS_LOG
 
@@ -25,7 +25,7 @@ def prepare_run(preset: str = "default", overrides: dict[str, Any] | None = None
                 data: str | None = None, base: Path | None = None) -> Path:
     """Validate the settings and create the run folder with its ``config.json``."""
     cfg = preset_config(preset).with_overrides(**(overrides or {}))
-    output = output or str(DEFAULT_MODEL)
+    output = output or str(default_output(cfg.arch))
     check_output_writable(output)  # refuse now, not after the whole training
     if data is None and os.environ.get("DIGITREC_MNIST"):
         data = os.environ["DIGITREC_MNIST"]

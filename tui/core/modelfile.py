@@ -30,8 +30,27 @@ SAFE_LAYERS = frozenset(
     GlobalAveragePooling2D GlobalMaxPooling2D Flatten Dense Dropout SpatialDropout2D
     BatchNormalization LayerNormalization Activation ReLU LeakyReLU PReLU ELU Softmax Rescaling
     Reshape ZeroPadding2D Cropping2D Add Concatenate Multiply Average Maximum GaussianNoise
+    Permute LSTM GRU Bidirectional Conv1D MaxPooling1D
     Sequential Functional Model""".split()
 )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a kind of model takes and gives, checked on every file before it is used."""
+
+    what: str  # "digit model"
+    inputs: tuple[tuple[int, ...], ...]  # accepted input shapes, without the batch axis
+    output: tuple[int, ...]
+    input_words: str  # how a refusal names the expected input
+    output_words: str  # ... and output
+    fixed_batch: int | None = None  # converted at this batch size (an LSTM needs one)
+
+
+DIGIT = Signature("digit model", ((28, 28, 1), (28, 28)), (10,), "28x28x1 images", "10 classes")
+# The number reader (tui/core/reader_model.py): 32x160 lines in, 40 columns of 10 digits + blank out.
+READER = Signature("number reader", ((32, 160, 1),), (40, 11), "32x160x1 line images", "40 columns of 11 classes",
+                   fixed_batch=1)
 
 
 @dataclass
@@ -51,6 +70,19 @@ class ModelInfo:
 
 def default_model_path() -> Path:
     return Path(os.environ.get("DIGITREC_MODEL") or DEFAULT_MODEL)
+
+
+READER_NAME = "number_reader.h5"
+
+
+def reader_model_path() -> Path:
+    """The number reader: ``$DIGITREC_READER``, else ``number_reader.h5`` beside the digit model."""
+    return Path(os.environ.get("DIGITREC_READER") or default_model_path().with_name(READER_NAME))
+
+
+def default_output(arch: str) -> Path:
+    """Where a run of ``arch`` publishes when no output is given: the reader or the digit model."""
+    return DEFAULT_MODEL.with_name(READER_NAME) if arch == "reader" else DEFAULT_MODEL
 
 
 def read_model_head(path: Path, kind: str = ".h5", size: int = 8) -> bytes:
@@ -146,8 +178,9 @@ def check_architecture(path: Path) -> None:
         )
 
 
-def load_model(path: str | os.PathLike | None = None):
-    """Load a digit model safely and check it takes 28x28x1 input and gives 10 outputs."""
+def load_model(path: str | os.PathLike | None = None, signature: Signature = DIGIT):
+    """Load a model safely and check it takes and gives what ``signature`` says (a digit model:
+    28x28x1 input and 10 outputs)."""
     path = Path(path) if path else default_model_path()
     check_architecture(path)
     from tui.core.tf import import_tf  # noqa: PLC0415
@@ -162,10 +195,10 @@ def load_model(path: str | os.PathLike | None = None):
         raise ModelFileError(f"{path} could not be loaded as a Keras model ({detail})") from None
     in_shape = tuple(model.input_shape) if not isinstance(model.input_shape, list) else None
     out_shape = tuple(model.output_shape) if not isinstance(model.output_shape, list) else None
-    if in_shape is None or tuple(in_shape[1:]) not in ((28, 28, 1), (28, 28)):
-        raise ModelFileError(f"{path} expects input {in_shape}, not 28x28x1 images; it is not a digit model")
-    if out_shape is None or tuple(out_shape[1:]) != (10,):
-        raise ModelFileError(f"{path} gives output {out_shape}, not 10 classes; it is not a digit model")
+    if in_shape is None or tuple(in_shape[1:]) not in signature.inputs:
+        raise ModelFileError(f"{path} expects input {in_shape}, not {signature.input_words}; it is not a {signature.what}")
+    if out_shape is None or tuple(out_shape[1:]) != signature.output:
+        raise ModelFileError(f"{path} gives output {out_shape}, not {signature.output_words}; it is not a {signature.what}")
     return model
 
 

@@ -53,6 +53,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "robust": dict(_TUNED, epochs=30, learning_rate=3e-3, augment_shift=2,
                    extra={"widths": [64, 128, 256], "dropout": 0.4, "double": True,
                           "augment_stroke": 0.3, "augment_lowres": 0.2, "augment_glyphs": 0.3}),
+    # The number reader (tui/core/reader_model.py): a line of digits read whole by a small CNN, a
+    # bidirectional LSTM and CTC, trained on synthetic numbers from MNIST training digits plus the
+    # real labelled lines named by $DIGITREC_NUMBERS_TRAIN, if any. Its output is
+    # models/number_reader.h5; validation is whole numbers read right on held-out real lines.
+    "reader": dict(arch="reader", epochs=8, batch_size=128, learning_rate=2e-3, validation_split=0.1,
+                   extra={"synthetic": 40000, "real_repeats": 16}),
 }
 
 DEFAULT_PRESET = "default"

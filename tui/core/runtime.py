@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tui.core.errors import ModelFileError
+from tui.core.modelfile import DIGIT, Signature
 
 SUFFIX = ".tflite"
 RECORD_NAME = "digitrec"  # the entry of the TFLite metadata table that holds our record
@@ -113,8 +114,9 @@ class LiteEngine:
 
     name = LITERT
 
-    def __init__(self, content: bytes, path: Path):
+    def __init__(self, content: bytes, path: Path, signature: Signature = DIGIT):
         self.path = path
+        self.signature = signature
         if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
             raise ModelFileError(f"{path} is not a LiteRT model file (.tflite); rebuild it with "
                                  "`digitrec export MODEL.h5 --format tflite`")
@@ -137,25 +139,27 @@ class LiteEngine:
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
         in_shape = tuple(int(d) for d in inputs[0]["shape"]) if len(inputs) == 1 else tuple(len(inputs) * [None])
         out_shape = tuple(int(d) for d in outputs[0]["shape"]) if len(outputs) == 1 else tuple(len(outputs) * [None])
-        if len(inputs) != 1 or in_shape[1:] not in ((28, 28, 1), (28, 28)) or inputs[0]["dtype"] != np.float32:
+        words = signature.input_words.replace("images", "float images") if signature is DIGIT else signature.input_words
+        if len(inputs) != 1 or in_shape[1:] not in signature.inputs or inputs[0]["dtype"] != np.float32:
             dtype = f" {np.dtype(inputs[0]['dtype']).name}" if len(inputs) == 1 else ""
-            raise ModelFileError(f"{path} expects{dtype} input {in_shape}, not 28x28x1 float images; it is not a digit model")
-        if len(outputs) != 1 or out_shape[1:] != (10,) or outputs[0]["dtype"] != np.float32:
-            raise ModelFileError(f"{path} gives output {out_shape}, not 10 class probabilities; it is not a digit model")
+            raise ModelFileError(f"{path} expects{dtype} input {in_shape}, not {words}; it is not a {signature.what}")
+        if len(outputs) != 1 or out_shape[1:] != signature.output or outputs[0]["dtype"] != np.float32:
+            out_words = "10 class probabilities" if signature is DIGIT else signature.output_words
+            raise ModelFileError(f"{path} gives output {out_shape}, not {out_words}; it is not a {signature.what}")
         self._input, self._output = inputs[0]["index"], outputs[0]["index"]
         self._image_shape = in_shape[1:]
         self._batch = in_shape[0]
         self._lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: Path) -> LiteEngine:
+    def from_file(cls, path: Path, signature: Signature = DIGIT) -> LiteEngine:
         from tui.core.modelfile import read_model_head  # noqa: PLC0415
 
         read_model_head(path, kind=SUFFIX)  # refuses a missing path, a folder, a FIFO
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise ModelFileError(f"{path} is {size / 1e6:.0f} MB, far larger than a digit model; refusing to load it")
-        return cls(path.read_bytes(), path)
+        return cls(path.read_bytes(), path, signature)
 
     @property
     def source_sha256(self) -> str | None:
@@ -167,7 +171,9 @@ class LiteEngine:
         return meta if isinstance(meta, dict) else {}
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Probabilities (N, 10) for float32 inputs (N, 28, 28, 1)."""
+        """Probabilities (N, 10) for float32 inputs (N, 28, 28, 1) (a reader: (N, 40, 11) for lines)."""
+        if self.signature.fixed_batch:
+            batch_size = self.signature.fixed_batch
         out = []
         with self._lock:  # one interpreter: its tensors are shared state
             for start in range(0, len(x), batch_size):
@@ -179,7 +185,7 @@ class LiteEngine:
                 self._interpreter.set_tensor(self._input, chunk)
                 self._interpreter.invoke()
                 out.append(self._interpreter.get_tensor(self._output).copy())
-        return np.concatenate(out) if out else np.zeros((0, 10), dtype="float32")
+        return np.concatenate(out) if out else np.zeros((0, *self.signature.output), dtype="float32")
 
 
 class KerasEngine:
@@ -187,12 +193,13 @@ class KerasEngine:
 
     name = TENSORFLOW
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, signature: Signature = DIGIT):
         self.model = model
+        self.signature = signature
 
     def predict(self, x: np.ndarray, batch_size: int = 2048) -> np.ndarray:
         out = [np.asarray(self.model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) if out else np.zeros((0, 10), dtype="float32")
+        return np.concatenate(out) if out else np.zeros((0, *self.signature.output), dtype="float32")
 
 
 def first_line(exc: BaseException) -> str:
@@ -204,11 +211,20 @@ def first_line(exc: BaseException) -> str:
 # -- converting ---------------------------------------------------------------------------------------
 
 
-def convert(model: Any, source: Path, metadata: dict[str, Any] | None = None, source_sha256: str | None = None) -> bytes:
-    """A runtime file's bytes for a loaded Keras model, recording ``source``'s checksum (imports TensorFlow)."""
+def convert(model: Any, source: Path, metadata: dict[str, Any] | None = None, source_sha256: str | None = None,
+            signature: Signature | None = None) -> bytes:
+    """A runtime file's bytes for a loaded Keras model, recording ``source``'s checksum (imports TensorFlow).
+
+    A model with a recurrent layer is converted at ``signature.fixed_batch`` (1): with a dynamic
+    batch TensorFlow's converter leaves the LSTM as a TensorList loop it cannot lower to builtins.
+    """
     from tui.core.tf import import_tf, stderr_fd_silenced  # noqa: PLC0415
 
-    tf, _ = import_tf()
+    tf, keras = import_tf()
+    batch = (signature or signature_of(model)).fixed_batch
+    if batch:
+        line = keras.Input(tuple(model.input_shape[1:]), batch_size=batch)
+        model = keras.Model(line, model(line))
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     # Builtin operators only: the file then runs on LiteRT alone, never needing TensorFlow's kernels.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -221,6 +237,13 @@ def convert(model: Any, source: Path, metadata: dict[str, Any] | None = None, so
         "metadata": metadata or {},
     }
     return with_record(content, record)
+
+
+def signature_of(model: Any) -> Signature:
+    """The signature a loaded Keras model answers to: the reader's for its line input, else a digit model's."""
+    from tui.core.modelfile import READER  # noqa: PLC0415
+
+    return READER if tuple(model.input_shape[1:]) in READER.inputs else DIGIT
 
 
 def with_record(content: bytes, record: dict[str, Any]) -> bytes:
@@ -271,7 +294,7 @@ def write_atomic(path: Path, content: bytes) -> Path:
 
 def export_runtime(model: Any, source: Path, metadata: dict[str, Any] | None = None, output: Path | None = None) -> Path:
     """Convert ``model`` (loaded from ``source``) and write its runtime file atomically."""
-    return write_atomic(output or runtime_path(source), convert(model, source, metadata))
+    return write_atomic(output or runtime_path(source), convert(model, source, metadata, signature=signature_of(model)))
 
 
 # -- choosing the engine for a model --------------------------------------------------------------------
@@ -296,7 +319,8 @@ def runtime_state(model_path: Path) -> tuple[str, str]:
         return "unusable", "damaged: rebuilt on next use"
 
 
-def open_engine(model_path: Path, runtime: str | None = None, notify: Notify | None = None) -> tuple[Any, dict[str, Any]]:
+def open_engine(model_path: Path, runtime: str | None = None, notify: Notify | None = None,
+                signature: Signature = DIGIT) -> tuple[Any, dict[str, Any]]:
     """The engine that answers for ``model_path`` and the model's metadata.
 
     A ``.tflite`` path runs on LiteRT alone. For an ``.h5``: its runtime file when that is current;
@@ -309,11 +333,11 @@ def open_engine(model_path: Path, runtime: str | None = None, notify: Notify | N
     if model_path.suffix.lower() == SUFFIX:
         if choice == "tensorflow":
             raise ModelFileError(f"{model_path} is a LiteRT file; the TensorFlow runtime needs the model's .h5")
-        engine = LiteEngine.from_file(model_path)
+        engine = LiteEngine.from_file(model_path, signature)
         return engine, engine.metadata
     check_hdf5(model_path)  # a missing path, a FIFO, a text file: refused before anything else
     if choice == "tensorflow" or (choice == "auto" and litert_interpreter() is None):
-        return KerasEngine(load_model(model_path)), _metadata_or_empty(model_path)
+        return KerasEngine(load_model(model_path, signature), signature), _metadata_or_empty(model_path)
     if litert_interpreter() is None:
         raise ModelFileError("the LiteRT runtime (ai-edge-litert) is not installed on this platform; "
                              "use --runtime tensorflow, or install it with pip install ai-edge-litert")
@@ -322,29 +346,30 @@ def open_engine(model_path: Path, runtime: str | None = None, notify: Notify | N
     problem = "was missing"
     if rt.exists():
         try:
-            engine = LiteEngine.from_file(rt)
+            engine = LiteEngine.from_file(rt, signature)
         except ModelFileError as exc:
             problem = f"could not be used ({first_line(exc).removeprefix(str(rt)).strip()})"
         else:
             if engine.source_sha256 == sha:
                 return engine, engine.metadata
             problem = "was made from another version of the .h5"
-    return _rebuild(model_path, rt, sha, problem, notify)
+    return _rebuild(model_path, rt, sha, problem, notify, signature)
 
 
-def _rebuild(model_path: Path, rt: Path, sha: str, problem: str, notify: Notify | None) -> tuple[Any, dict[str, Any]]:
+def _rebuild(model_path: Path, rt: Path, sha: str, problem: str, notify: Notify | None,
+             signature: Signature = DIGIT) -> tuple[Any, dict[str, Any]]:
     """Convert the ``.h5`` again and use the result; the Keras model answers if conversion fails."""
     from tui.core.modelfile import load_model  # noqa: PLC0415
 
     say = notify or (lambda line: None)
     metadata = _metadata_or_empty(model_path)
-    model = load_model(model_path)
+    model = load_model(model_path, signature)
     try:
-        content = convert(model, model_path, metadata, source_sha256=sha)
-        engine = LiteEngine(content, rt)
+        content = convert(model, model_path, metadata, source_sha256=sha, signature=signature)
+        engine = LiteEngine(content, rt, signature)
     except Exception as exc:  # noqa: BLE001 - a conversion failure must still leave a working predictor
         say(f"{rt} {problem} and could not be rebuilt ({first_line(exc)}); predicting with TensorFlow")
-        return KerasEngine(model), metadata
+        return KerasEngine(model, signature), metadata
     try:
         write_atomic(rt, content)
     except ModelFileError as exc:

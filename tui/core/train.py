@@ -28,7 +28,7 @@ from tui.core import runs
 from tui.core.config import TrainConfig
 from tui.core.data import Mnist, load_mnist, split_validation
 from tui.core.errors import DigitrecError, RunError
-from tui.core.modelfile import DEFAULT_MODEL, check_output_writable, save_model
+from tui.core.modelfile import check_output_writable, default_output, save_model
 from tui.core.tensorboard import SummaryLog
 
 BATCH_EVENTS_PER_SECOND = 4
@@ -211,7 +211,7 @@ def describe_event(event: dict[str, Any]) -> str:
     if kind == "epoch":
         parts = [f"epoch {_field(event, 'epoch')}/{_field(event, 'epochs')}", _named(event, "loss", "loss"),
                  _named(event, "accuracy", "acc")]
-        if event.get("val_loss") is not None:
+        if event.get("val_loss") is not None or event.get("val_accuracy") is not None:
             parts += [_named(event, "val_loss", "val_loss"), _named(event, "val_accuracy", "val_acc")]
         parts.append(f"{_field(event, 'seconds', '.1f')}s")
         return "  ".join(p for p in parts if p)
@@ -347,7 +347,11 @@ def run_training(
             runs.write_json_atomic(run_dir / runs.CONFIG, {**stored, "output": str(output)})
         output = output or stored.get("output")
         data_path = data_path or stored.get("data")
-    output = Path(output) if output else DEFAULT_MODEL
+    output = Path(output) if output else default_output(cfg.arch)
+    if trainer is None and cfg.arch == "reader":
+        from tui.core.reader_train import train_reader  # noqa: PLC0415
+
+        trainer = train_reader
     if run_dir is None:
         run_dir = runs.create_run(None, cfg.preset, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
     else:

@@ -60,10 +60,15 @@ def number_renderable(reading: Any, mode: str = "ascii", width: int | None = Non
     head = Text.assemble(("read ", "bold"))
     for p in digits:
         head.append(str(p.digit), style="bold yellow underline" if p.uncertain else "bold green")
+    confidence = getattr(reading, "confidence", None)
+    if confidence is not None:
+        head.append(f"  {confidence:.1%} sure of the whole number", style="yellow" if reading.uncertain else "green")
     unsure = [(i, p) for i, p in enumerate(digits, 1) if p.uncertain]
     if unsure:
         which = ", ".join(f"#{i} ({p.reason or 'low confidence'})" for i, p in unsure)
         head.append(f"  uncertain: {which}", style="yellow")
+    elif reading.uncertain and getattr(reading, "reason", None):
+        head.append(f"  uncertain: {reading.reason}", style="yellow")
     if not digits:
         return head
     width = width or 80
