@@ -16,7 +16,7 @@ import pytest
 from textual.widgets import DataTable, ProgressBar, Static, TabbedContent
 
 from tui.app.app import DigitrecApp
-from tui.app.screens.confirm import AttachScreen, QuitScreen
+from tui.app.screens.confirm import AttachScreen, ConfirmScreen, QuitScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.plots import MetricPlot, downsample
 from tui.core import runs
@@ -270,6 +270,49 @@ async def test_train_form_builds_the_train_command(workdir):
         panel.query_one("#epochs").value = "0"
         await pilot.press("ctrl+t")  # the form goes through the same parser as typed text
         assert "epochs must be at least 1" in last_text(app)
+
+
+async def test_plain_words_that_would_replace_the_model_wait_for_enter(workdir, monkeypatch):
+    started = []
+
+    def start_training(preset, overrides, output=None, data=None):  # never trains: records the call
+        started.append((preset, overrides, output))
+        return ScriptedRun(workdir / "runs", name=f"run-{len(started)}").path
+
+    monkeypatch.setattr("tui.core.launch.start_training", start_training)
+    (workdir / "models").mkdir()
+    model = workdir / "models" / "digit_recognizer.h5"
+    model.write_bytes(b"the model in use")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_command(pilot, "train classic for 1 epoch on 3000 images")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        dialog = str(app.screen.query_one(".dialog-text", Static).render())
+        assert "Run `train classic epochs=1 subset=3000`?" in dialog and "models/digit_recognizer.h5" in dialog
+        assert "Enter runs it, esc cancels" in last_text(app)
+        await pilot.pause(0.2)
+        assert started == [] and not app.train_panel.is_running
+        await pilot.press("escape")
+        await settle(pilot, lambda: "cancelled: nothing was run" in last_text(app))
+        await pilot.pause(0.2)
+        assert started == [] and model.read_bytes() == b"the model in use"
+
+        await type_command(pilot, "train classic for 1 epoch on 3000 images")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("enter")
+        await settle(pilot, lambda: "started run run-1" in last_text(app))
+        assert started == [("classic", {"epochs": 1, "train_subset": 3000}, None)]
+        app.train_panel.state.status = "done"  # let the next one start
+
+        await type_command(pilot, "train classic epochs=1")  # an exact command runs as typed, as before
+        await settle(pilot, lambda: len(started) == 2)
+        assert not isinstance(app.screen, ConfirmScreen)
+        app.train_panel.state.status = "done"
+
+        await type_command(pilot, "train classic for 1 epoch on 3000 images without replacing the model")
+        assert "I can't act on 'without'" in last_text(app) and "`train classic epochs=1 subset=3000`" in last_text(app)
+        await pilot.pause(0.2)
+        assert len(started) == 2 and not isinstance(app.screen, ConfirmScreen)
 
 
 async def test_train_output_goes_to_the_launcher_and_must_be_an_h5_file(workdir, monkeypatch):

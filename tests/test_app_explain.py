@@ -9,6 +9,7 @@ from test_app import last_text, make_app, settle, type_command, workdir  # noqa:
 from test_app_engine import project  # noqa: F401 - a fixture: a trained model and sample images
 from test_finetune import make_sevens
 
+from tui.app.screens.confirm import ConfirmScreen
 from tui.app.widgets.evaluate_panel import MistakeBrowser
 from tui.app.widgets.explanation import ExplanationView
 from tui.app.widgets.prediction import PredictionView
@@ -125,6 +126,8 @@ async def test_teach_fine_tunes_in_a_followed_run_and_reports_before_and_after(p
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await type_command(pilot, "teach my own handwriting")  # plain words for `teach my_digits`
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))  # it replaces the model: Enter first
+        await pilot.press("enter")
         await settle(pilot, lambda: "fine-tunes the model" in last_text(app) or app.conversation.last_turn.has_class(
             "-error"), timeout=60)
         assert "teaching with 12 of your digits" in last_text(app), last_text(app)

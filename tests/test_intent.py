@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tui.app.commands import CommandError, parse_command
-from tui.core.intent import Context, interpret, sentence_like
+from tui.core.intent import MAX_TEXT, Context, interpret, sentence_like
 
 MODELS = Context(models=(("models/digit_recognizer.h5", 0.9963), ("models/best.h5", 0.9971), ("models/x.h5", None)))
 
@@ -106,6 +106,50 @@ def test_unsure_requests_ask_with_suggestions(text, hint):
 def test_the_best_model_needs_a_model_with_an_accuracy():
     assert interpret("use the best model", Context()).command is None
     assert "models" in interpret("use the best model", Context()).suggestions
+
+
+# Words the command cannot carry: it asks, showing the command the rest would run, and runs nothing.
+UNMAPPED = [
+    ("train classic for 1 epoch on 3000 images without replacing the model", "'without'",
+     "train classic epochs=1 subset=3000"),
+    ("don't train the model", "'not'", "train"),
+    ("train fast if the last run was worse", "the condition 'if'", "train fast"),
+    ("train unless a run is going", "the condition 'unless'", "train"),
+    ("train with -3 epochs", "the negative number -3", "train epochs=3"),
+    ("that was a -1", "the negative number -1", "correct 1"),
+    ("train for 3 epochs and then 5 epochs", "the number 5", "train epochs=3"),
+    ("train with 3 epochs epochs=4", "both epochs=3 and epochs=4", "train epochs=3"),
+    ("teach it my handwriting for 5 epochs", "the number 5", "teach my_digits"),
+    ("what digit is x.png limit=3", "limit=3", "predict x.png"),
+]
+
+
+@pytest.mark.parametrize(("text", "unmapped", "command"), UNMAPPED)
+def test_words_the_command_cannot_carry_ask_instead_of_being_dropped(text, unmapped, command):
+    intent = interpret(text, MODELS)
+    assert intent.command is None and intent.firm, intent
+    assert f"I can't act on {unmapped} in that request" in intent.question
+    assert f"`{command}`" in intent.question and "\n" not in intent.question
+    assert intent.suggestions == (command,)
+
+
+@pytest.mark.parametrize(("text", "command"), [
+    ("train fast with subset=500 epochs=1", "train fast subset=500 epochs=1"),
+    ("train fast epochs=1 subset=500 please", "train fast epochs=1 subset=500"),
+    ("train with 3 epochs epochs=3", "train epochs=3"),
+    ("train with lr 2e-3", "train lr=2e-3"),
+])
+def test_settings_and_numbers_are_mapped_exactly_as_written(text, command):
+    assert interpret(text, MODELS).command == command
+
+
+def test_a_request_over_the_limit_is_refused_not_cut_into_another_request():
+    head = "please tell me what digit is in the picture at "
+    text = head + "very " * ((MAX_TEXT - len(head) - len("sample_images/")) // 5)
+    text = text + " " * (MAX_TEXT - len(text) - len("sample_images/")) + "sample_images/7_mnist_01.png"
+    assert interpret(text[:MAX_TEXT]).command == "predict sample_images/"  # the cut would predict the whole folder
+    intent = interpret(text, MODELS)
+    assert intent.command is None and intent.firm and f"more than the {MAX_TEXT} I read" in intent.question
 
 
 @pytest.mark.parametrize(("text", "sentence"), [

@@ -361,6 +361,78 @@ def test_export_refuses_an_unsafe_model_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.h5"]
 
 
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` with its bytes (None for a folder): what "left intact" compares."""
+    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
+
+
+def _one_line_refusal(proc: subprocess.CompletedProcess, *phrases: str) -> None:
+    assert proc.returncode == 1, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "unexpected error" not in proc.stderr and all(p in proc.stderr for p in phrases), proc.stderr
+
+
+def test_export_refuses_a_folder_holding_other_files_and_leaves_it_intact(tmp_path, model_copy):
+    served = tmp_path / "served"
+    (served / "models").mkdir(parents=True)
+    shutil.copy(SHIPPED, served / "models" / "mine.h5")
+    (served / "notes.txt").write_text("my notes\n")
+    (served / "saved_model.pb").write_bytes(b"someone else's")
+    before = _tree(tmp_path)
+    for force in ([], ["--force"]):  # --force never removes a folder holding anything else
+        proc = run_cli("export", str(model_copy), "--format", "savedmodel", "--output", "served", *force, cwd=tmp_path)
+        _one_line_refusal(proc, "served/ exists and is not a SavedModel digitrec wrote", "remove it yourself")
+        assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite", "keras"])
+def test_export_refuses_the_current_folder_with_one_line(tmp_path, model_copy, fmt):
+    before = _tree(tmp_path)
+    for force in ([], ["--force"]):
+        proc = run_cli("export", str(model_copy), "--format", fmt, "--output", ".", *force, cwd=tmp_path)
+        _one_line_refusal(proc, "--output . names no new")
+        assert _tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("fmt, name", [("tflite", "m.tflite"), ("keras", "m.keras"), ("savedmodel", "m_savedmodel")])
+def test_export_refuses_an_existing_file_it_did_not_write(tmp_path, model_copy, fmt, name):
+    (tmp_path / name).write_bytes(b"TFL3 not digitrec's, and kept")  # even the default output beside the .h5
+    before = _tree(tmp_path)
+    proc = run_cli("export", str(model_copy), "--format", fmt, cwd=tmp_path)
+    _one_line_refusal(proc, name, "give a new --output")
+    assert _tree(tmp_path) == before
+
+
+def test_export_replaces_only_what_digitrec_wrote(tmp_path, model_copy):
+    """Its own SavedModel and files are re-exported over; a foreign file only with force."""
+    from tui.core.errors import ModelFileError
+    from tui.core.export import MARKER, export_model
+
+    served = tmp_path / "served"
+    for _ in range(2):  # the second export replaces digitrec's own SavedModel
+        export_model(model_copy, "savedmodel", served)
+    marker = json.loads((served / MARKER).read_text())
+    assert marker["source"] == "m.h5" and marker["source_sha256"] == hashlib.sha256(model_copy.read_bytes()).hexdigest()
+    (served / "notes.txt").write_text("added by hand")
+    with pytest.raises(ModelFileError, match="not a SavedModel digitrec wrote"):
+        export_model(model_copy, "savedmodel", served, force=True)
+    assert (served / "notes.txt").read_text() == "added by hand" and (served / "saved_model.pb").is_file()
+
+    stale = runtime.runtime_path(model_copy)  # digitrec's own .tflite, made from another .h5: rebuilt
+    stale.write_bytes(_with_source_sha(stale, "0" * 64))
+    export_model(model_copy, "tflite")
+    assert runtime.runtime_state(model_copy)[0] == "current"
+
+    foreign = tmp_path / "m.keras"
+    foreign.write_bytes(b"not digitrec's")
+    with pytest.raises(ModelFileError, match="add --force to replace it"):
+        export_model(model_copy, "keras")
+    assert foreign.read_bytes() == b"not digitrec's"
+    export_model(model_copy, "keras", force=True)
+    export_model(model_copy, "keras")  # now digitrec's own: replaced without force
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files were left behind"
+
+
 def test_predict_images_agree_between_cli_runtimes():
     """The sample folder predicted by the CLI on each runtime gives the same digits and probabilities."""
     outputs = {}

@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("tflite", "keras", "savedmodel"), default="tflite",
                         help="tflite: the runtime file digitrec predicts with (default); keras; savedmodel (a folder)")
     export.add_argument("--output", metavar="PATH", help="where to write it (default: beside MODEL)")
+    export.add_argument("--force", action="store_true",
+                        help="replace an existing file at the output that digitrec did not write (never a folder "
+                             "holding anything but a SavedModel)")
     return parser
 
 
@@ -783,7 +786,7 @@ def _size(path: Path) -> int:
 def cmd_export(args) -> int:
     from tui.core.export import export_model
 
-    written = export_model(Path(args.model), args.format, Path(args.output) if args.output else None)
+    written = export_model(Path(args.model), args.format, Path(args.output) if args.output else None, force=args.force)
     print(f"wrote {written} ({args.format})")
     return EXIT_OK
 

@@ -43,7 +43,7 @@ from tui.app.widgets.samples_panel import SAMPLES_DIR, SamplesPanel, short_path
 from tui.app.widgets.status_bar import StatusBar
 from tui.core.errors import DigitrecError, ImageError, RunError
 from tui.core.lean import defer_numpy_dev_modules
-from tui.core.modelfile import MODELS_DIR, default_model_path
+from tui.core.modelfile import DEFAULT_MODEL, MODELS_DIR, default_model_path
 
 if TYPE_CHECKING:
     from tui.app.widgets.draw_panel import DrawPanel
@@ -300,7 +300,7 @@ class DigitrecApp(App[int]):
             intent = interpret(text, self._intent_context())
             if intent.command and " ".join(intent.command.split()) != echo:
                 try:
-                    return self._run_command(parse_command(intent.command), f"{echo}\n→ {intent.command}")
+                    return self._run_mapped(parse_command(intent.command), f"{echo}\n→ {intent.command}")
                 except CommandError:
                     pass  # what it asks cannot be run as a command: the exact reading stands
         return self._run_command(command, echo)
@@ -316,7 +316,8 @@ class DigitrecApp(App[int]):
             return self.conversation.add_turn(echo, error_text(str(error)), error=True)
         intent = interpret(text, self._intent_context())
         if intent.command is None or " ".join(intent.command.split()) == echo:
-            if exact or len(words) < 2 or "did you mean" in str(error) or intent.question is None:
+            if intent.question is None or not intent.firm and (
+                    exact or len(words) < 2 or "did you mean" in str(error)):
                 return self.conversation.add_turn(echo, error_text(str(error)), error=True)
             return self.conversation.add_turn(echo, Text(intent.question, style="yellow"))
         mapped = f"{echo}\n→ {intent.command}"  # the turn shows the command it ran
@@ -326,7 +327,38 @@ class DigitrecApp(App[int]):
             if exact:
                 return self.conversation.add_turn(echo, error_text(str(error)), error=True)
             return self.conversation.add_turn(mapped, error_text(str(exc)), error=True)
-        return self._run_command(command, mapped)
+        return self._run_mapped(command, mapped)
+
+    def _run_mapped(self, command: Command, mapped: str) -> Turn:
+        """Run what plain words asked for; one that would replace a model waits for Enter (esc cancels)."""
+        replaced = self._model_replaced_by(command)
+        if replaced is None:
+            return self._run_command(command, mapped)
+        from tui.app.screens.confirm import ConfirmScreen  # noqa: PLC0415
+
+        shown = mapped.rsplit("→ ", 1)[-1]
+        turn = self.conversation.add_turn(mapped, Text(f"this replaces {replaced}; Enter runs it, esc cancels",
+                                                       style="dim"))
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_in_turn(command, turn)
+            else:
+                turn.answer(f"cancelled: nothing was run, {replaced} stays as it is")
+
+        self.push_screen(ConfirmScreen(f"Run `{shown}`?\n\nIt replaces {replaced}.", "Run it (enter)", "Cancel (esc)",
+                                       id="replace-screen"), answered)
+        return turn
+
+    def _model_replaced_by(self, command: Command) -> Path | None:
+        """The model file ``command`` would write over, if it is the active model or already exists."""
+        if command.name == "train":
+            target = Path(command.options.get("output") or DEFAULT_MODEL)
+        elif command.name == "teach":
+            target = Path(command.options.get("output") or self.model_path)
+        else:
+            return None
+        return target if target.exists() or _same_file(target, self.model_path) else None
 
     def _intent_context(self) -> Any:
         from tui.core.intent import Context  # noqa: PLC0415
@@ -334,13 +366,16 @@ class DigitrecApp(App[int]):
         return Context(models=tuple(self._models_seen))
 
     def _run_command(self, command: Command, echo: str) -> Turn:
-        handler: Callable[[Command, Turn], None] = getattr(self, f"_cmd_{command.name}")
         turn = self.conversation.add_turn(echo)
+        self._run_in_turn(command, turn)
+        return turn
+
+    def _run_in_turn(self, command: Command, turn: Turn) -> None:
+        handler: Callable[[Command, Turn], None] = getattr(self, f"_cmd_{command.name}")
         try:
             handler(command, turn)
         except Exception as exc:  # noqa: BLE001 - any failure is shown as a line, never a crash
             turn.answer(error_text(one_line(exc)), error=True)
-        return turn
 
     def _in_thread(self, turn: Turn | None, group: str, description: str, fn: Callable[[], None]) -> None:
         """Run ``fn`` in a thread worker; any exception it raises is answered in ``turn``."""

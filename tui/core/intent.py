@@ -22,7 +22,11 @@ DIGIT_WORDS = {k: v for k, v in NUMBER_WORDS.items() if v <= 9 and k not in ("a"
 CONTRACTIONS = {"what's": ["what", "is"], "it's": ["it", "is"], "that's": ["that", "is"], "i'd": ["i", "would"],
                 "let's": ["let", "us"], "how's": ["how", "is"], "which's": ["which", "is"], "who's": ["who", "is"],
                 "don't": ["do", "not"], "isn't": ["is", "not"], "wasn't": ["was", "not"], "i'm": ["i", "am"]}
-MAX_TEXT = 500  # longer input is cut: a request is a sentence, not a document
+MAX_TEXT = 500  # longer input is refused, never cut (a cut path names its folder): a request is a sentence
+# Words the rules cannot map to a command: a request holding one asks rather than drop it.
+NEGATIONS = {"not", "without", "never", "nor", "neither", "except", "instead", "cannot", "dont", "no"}
+CONDITIONS = {"if", "unless", "until", "when", "whenever", "provided", "otherwise", "but"}
+NUMERIC_COMMANDS = ("train", "teach", "correct", "evaluate")  # each number in the request must reach the command
 # Words that carry no meaning for choosing a command.
 FILLER = {"please", "pls", "could", "would", "can", "you", "hey", "hi", "ok", "okay", "now", "just", "me", "for",
           "i", "want", "to", "like", "the", "a", "an", "my", "let", "lets", "us", "kindly", "go", "ahead", "and"}
@@ -42,6 +46,7 @@ class Intent:
     command: str | None = None
     question: str | None = None
     suggestions: tuple[str, ...] = field(default_factory=tuple)
+    firm: bool = False  # the words were read but cannot all be acted on: ask, even over an exact command's error
 
 
 @dataclass
@@ -49,6 +54,8 @@ class _Request:
     raw: str
     words: list[str]  # lower-case words, punctuation stripped
     paths: list[str]  # tokens that look like files or folders, as typed
+    settings: list[tuple[str, str]] = field(default_factory=list)  # key=value, exactly as typed
+    negatives: list[str] = field(default_factory=list)  # -3: a minus is not a word character, so 3 would remain
 
     def has(self, *phrases: str) -> bool:
         text = " " + " ".join(self.words) + " "
@@ -94,22 +101,23 @@ def _looks_like_path(token: str) -> bool:
 
 
 def _request(text: str) -> _Request:
-    text = text[:MAX_TEXT]
-    paths, words = [], []
+    paths, words, settings, negatives = [], [], [], []
     for token in _tokens(text):
         setting = re.fullmatch(r"([a-z_]+)=(.+)", token)
-        if setting:  # output=models/x.h5: the setting's name is a word, its value may be a path
-            words.append(setting.group(1))
-            token = setting.group(2)
+        if setting:  # subset=500: a setting the command takes as written
+            settings.append((setting.group(1), setting.group(2).rstrip("?!,;")))
+            continue
         stripped = token.rstrip("?!,;:)\"'")
+        if re.fullmatch(r"[-−–]\d+(\.\d+)?", stripped):
+            negatives.append(stripped)
         if stripped.endswith(".") and _looks_like_path(stripped[:-1]):  # the full stop ending a sentence
             stripped = stripped[:-1]
         if stripped and _looks_like_path(stripped):
             paths.append(stripped)
             continue
-        for word in re.findall(r"[a-z0-9]+(?:['’.][a-z0-9]+)*", token.lower()):
+        for word in re.findall(r"\d+(?:\.\d+)?e-?\d+|[a-z0-9]+(?:['’.][a-z0-9]+)*", token.lower()):
             words.extend(CONTRACTIONS.get(word.replace("’", "'"), [word]))
-    return _Request(text, words, paths)
+    return _Request(text, words, paths, settings, negatives)
 
 
 def _quote(arg: str) -> str:
@@ -251,6 +259,20 @@ def _train(req: _Request, ctx: Context) -> Intent | None:
     outputs = _models(req)
     if outputs:
         parts.append(f"output={_quote(outputs[0])}")
+    return _with_settings(parts, req)
+
+
+def _with_settings(parts: list[str], req: _Request) -> Intent:
+    """``parts`` with the request's key=value settings as written; one the words set otherwise asks."""
+    read = {p.split("=", 1)[0]: p for p in parts[1:] if "=" in p}
+    for key, value in req.settings:
+        written = f"{key}={_quote(value)}"
+        if key in read and read[key] != written:
+            return _ask(f"both {read[key]} and {written}", " ".join(parts))
+        if key in read:
+            parts.remove(read[key])
+        parts.append(written)
+        read[key] = written
     return Intent(" ".join(parts))
 
 
@@ -379,13 +401,17 @@ def sentence_like(text: str) -> bool:
     answer. Words that can be real arguments (``latest``, ``last``, ``best``) do not count."""
     # key=value settings are the command's own words ("evaluate limit=x" stays exact), but they
     # do not make the rest of a sentence exact: "train with 1 epochs subset=2000".
-    words = _request(" ".join(t for t in text.split() if "=" not in t)).words[1:]
+    words = _request(" ".join(t for t in text[:MAX_TEXT].split() if "=" not in t)).words[1:]
     return any(word in SENTENCE_WORDS - ARGUMENT_WORDS for word in words)
 
 
 def interpret(text: str, context: Context | None = None) -> Intent:
     """What the plain request ``text`` asks for; never raises."""
     ctx = context or Context()
+    if len(text) > MAX_TEXT:
+        return Intent(question=f"that request is {len(text)} characters long, more than the {MAX_TEXT} I read; "
+                               "say it shorter, or type the exact command (`help` lists them)",
+                      suggestions=("help",), firm=True)
     try:
         req = _request(text)
     except Exception:  # noqa: BLE001 - odd input must give a question, never a crash
@@ -396,8 +422,49 @@ def interpret(text: str, context: Context | None = None) -> Intent:
     for rule in RULES:
         intent = rule(req, ctx)
         if intent is not None:
-            return intent
+            return _checked(intent, req)
     return _unsure(text, req.words)
+
+
+def _checked(intent: Intent, req: _Request) -> Intent:
+    """``intent``, or a question where the request says more than its command does."""
+    if intent.command is None:
+        return intent
+    words = req.words
+    negation = next((w for i, w in enumerate(words) if (w in NEGATIONS and (w != "no" or i > 0))
+                     or w.endswith(("n't", "n’t"))), None)
+    if negation:
+        return _ask(f"{negation!r}", intent.command)
+    condition = next((w for w in words if w in CONDITIONS), None)
+    if condition:
+        return _ask(f"the condition {condition!r}", intent.command)
+    if req.negatives:
+        return _ask(f"the negative number {req.negatives[0]}", intent.command)
+    command_words = intent.command.split()
+    missing = [f"{k}={_quote(v)}" for k, v in req.settings if f"{k}={_quote(v)}" not in command_words]
+    if missing:
+        return _ask(missing[0], intent.command)
+    if intent.command.split()[0] in NUMERIC_COMMANDS:
+        used = {float(n) for n in re.findall(r"(?:(?<=\s)|(?<==))(\d+(?:\.\d+)?(?:e-?\d+)?)(?=\s|$)", intent.command)}
+        for word in words:
+            value = _value(word)
+            if value is not None and value not in used:
+                return _ask(f"the number {word}", intent.command)
+    return intent
+
+
+def _value(word: str) -> float | None:
+    """The number ``word`` writes ("3", "0.002", "2e-3", "three"); "a" and "an" are not counted."""
+    if re.fullmatch(r"\d+(\.\d+)?(e-?\d+)?", word):
+        return float(word)
+    return float(NUMBER_WORDS[word]) if word in NUMBER_WORDS and word not in ("a", "an") else None
+
+
+def _ask(unmapped: str, command: str) -> Intent:
+    """A one-line question: ``unmapped`` has no place in ``command``, which is shown, not run."""
+    return Intent(question=f"I can't act on {unmapped} in that request, so I ran nothing; the rest reads "
+                           f"`{command}` (type that to run it, or say it another way)",
+                  suggestions=(command,), firm=True)
 
 
 def _unsure(text: str, words: list[str]) -> Intent:

@@ -300,6 +300,22 @@ def export_runtime(model: Any, source: Path, metadata: dict[str, Any] | None = N
 # -- choosing the engine for a model --------------------------------------------------------------------
 
 
+def written_by_digitrec(path: Path) -> bool:
+    """Whether ``path`` is a LiteRT file carrying digitrec's record, i.e. one digitrec converted."""
+    try:
+        with open(path, "rb") as fh:
+            content = fh.read(MAX_BYTES + 1)
+        if len(content) < 8 or content[4:8] != TFLITE_IDENTIFIER:
+            return False
+        try:
+            _, record = _read_table(content, path)
+        except ImportError:  # no LiteRT schema here: the record's format name is stored as written
+            return RECORD_FORMAT.encode() in content
+        return (record or {}).get("format") == RECORD_FORMAT
+    except (OSError, ModelFileError):
+        return False
+
+
 def runtime_state(model_path: Path) -> tuple[str, str]:
     """(``current`` | ``stale`` | ``missing`` | ``unusable`` | ``unused``, a few words) for a model's runtime file."""
     rt = runtime_path(model_path)
