@@ -191,13 +191,18 @@ class Predictor:
         """Read the number written in an image (e.g. "2026"): whole, by the number reader where
         there is one, else (or with ``segment``) by cutting it into digits and predicting each."""
         from tui.core.images import open_image, to_grayscale  # noqa: PLC0415
+
+        return self.read_number_gray(to_grayscale(open_image(path)), str(path), segment)
+
+    def read_number_gray(self, gray: np.ndarray, path: str = "", segment: bool = False) -> NumberReading:
+        """:meth:`read_number` for a grayscale image (H, W) in [0, 1], dark ink on light (a drawing)."""
         from tui.core.segment import segment_digits  # noqa: PLC0415
 
         reader = None if segment else self.number_reader()
         if reader is not None:
-            return reader.read_gray(to_grayscale(open_image(path)), str(path))
+            return reader.read_gray(gray, path)
         try:
-            inputs = segment_digits(to_grayscale(open_image(path)))
+            inputs = segment_digits(gray)
         except ImageError:
             raise
         except Exception as exc:  # a segmentation failure on odd input is still one line
