@@ -57,6 +57,23 @@ def test_a_doubtful_column_gives_a_doubtful_digit_and_a_less_likely_number():
     assert decoded.probability < 0.6 < greedy_decode(_columns([b, 1, b, 4, b, 5, b])).probability
 
 
+def test_beam_search_finds_the_number_best_path_decoding_misses():
+    from tui.core.ctc import beam_decode
+
+    probs = np.zeros((3, 11))
+    probs[0, [1, BLANK]] = [0.4, 0.6]  # a 1 spread over two columns, each one more likely blank
+    probs[1, [1, BLANK]] = [0.4, 0.6]
+    probs[2, BLANK] = 1.0
+    assert greedy_decode(probs).text == ""
+    beam = beam_decode(probs)
+    assert beam.text == "1" and beam.probability == pytest.approx(0.64)
+    assert beam.digits[0].columns == (0, 1)
+    rng = np.random.default_rng(7)
+    for _ in range(100):  # never less likely than the best path
+        p = rng.dirichlet(np.ones(11) * 0.3, size=6)
+        assert beam_decode(p, width=32).probability >= greedy_decode(p).probability - 1e-12
+
+
 def test_sequence_probability_is_the_sum_over_every_alignment():
     rng = np.random.default_rng(3)
     for frames, label in [(4, [1]), (5, [1, 1]), (5, [2, 3]), (6, [3, 3, 4]), (4, [])]:
@@ -248,3 +265,23 @@ def _dev_set() -> list[tuple[Path, str]]:
         pytest.skip(f"{REALNUMBERS} is not here (the real development set of numbers lives in ../shared)")
     with open(REALNUMBERS / "labels.csv", newline="", encoding="utf-8") as fh:
         return [(REALNUMBERS / "images" / r["file"], r["label"]) for r in csv.DictReader(fh)]
+
+
+def test_read_command_reads_whole_numbers_and_refuses_a_missing_reader(tiny_reader, cli_env, tmp_path):
+    from conftest import run_cli
+
+    path, _, _ = tiny_reader
+    image = str(ROOT / "sample_images" / "2026_paper.png")
+    out = run_cli("read", image, "--reader", str(path), "--json", env=cli_env, check_rc=0)
+    line = json.loads(out.stdout.strip().splitlines()[0])
+    assert line["method"] == "reader" and line["number"].isdigit() or line["number"] == ""
+    assert 0.0 <= line["confidence"] <= 1.0 and "tensorflow" not in out.stderr.lower()
+    text = run_cli("read", image, "--reader", str(path), env=cli_env, check_rc=0).stdout
+    assert text.startswith(f"{image}: read ") and "sure" in text.splitlines()[0]
+    missing = run_cli("read", image, "--reader", str(tmp_path / "nope.h5"), env=cli_env)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().splitlines() == [f"digitrec: number reader {tmp_path / 'nope.h5'} does not exist; "
+                                                   "check the path, or leave --reader out to use the one beside the digit model"]
+    segmented = run_cli("predict", "--number", image, "--json", env={**cli_env, "DIGITREC_READER": str(tmp_path / "x.h5")},
+                        check_rc=0)
+    assert json.loads(segmented.stdout.splitlines()[0])["method"] == "segment"

@@ -125,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="show which parts of each image the answer rests on (an occlusion-sensitivity map)")
     _add_runtime(pr)
 
+    rd = sub.add_parser("read", help="read the handwritten number in each image (e.g. an amount, a year), whole")
+    rd.add_argument("paths", nargs="+", metavar="PATH")
+    rd.add_argument("--reader", metavar="PATH",
+                    help="the number reader (default: number_reader.h5 beside the digit model, or $DIGITREC_READER)")
+    _add_model(rd)
+    rd.add_argument("--segment", action="store_true",
+                    help="cut the number into digits and classify each with the digit model instead")
+    rd.add_argument("--json", action="store_true", help="one JSON object per image")
+    rd.add_argument("--blocks", action="store_true", help="finer half-block rendering instead of ASCII")
+    _add_runtime(rd)
+
     models = sub.add_parser("models", help="list the models in models/ with their metadata and runtime files")
     models.add_argument("--json", action="store_true")
 
@@ -589,18 +600,29 @@ def cmd_predict(args) -> int:
     if args.number and args.explain:
         print("digitrec: --explain explains single digits; use it without --number", file=sys.stderr)
         return EXIT_USAGE
-    collected = [] if args.number or args.explain else collect_images(args.paths)
+    if args.number:
+        return cmd_read(args)
+    collected = [] if args.explain else collect_images(args.paths)
     total = sum(problem is None for _, problem in collected)
     # Forked before the model loads (a runtime may start threads), and only for large folders.
     pool = preprocessing_pool(total)
     with pool or contextlib.nullcontext():
         predictor = Predictor(args.model, runtime=args.runtime, notify=_notice)
         mode = _render_mode(args)
-        if args.number:
-            return _predict_numbers(predictor, args, mode)
         if args.explain:
             return _explain(predictor, args, mode)
         return _predict_files(predictor, collected, total, pool, args, mode)
+
+
+def cmd_read(args) -> int:
+    """``read`` (and ``predict --number``): each image's number, read whole by the number reader."""
+    one_blas_thread()
+    defer_numpy_dev_modules()
+    from tui.core.inference import number_source
+
+    source = number_source(args.model, getattr(args, "reader", None), args.runtime, _notice,
+                           segment=getattr(args, "segment", False))
+    return _predict_numbers(source, args, _render_mode(args))
 
 
 def _predict_files(predictor, collected, total: int, pool, args, mode: str) -> int:
@@ -799,6 +821,7 @@ COMMANDS = {
     "stop": cmd_stop,
     "evaluate": cmd_evaluate,
     "predict": cmd_predict,
+    "read": cmd_read,
     "models": cmd_models,
     "export": cmd_export,
 }

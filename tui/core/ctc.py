@@ -96,3 +96,53 @@ def sequence_probability(probs: np.ndarray, label: list[int]) -> float:
     if end <= 0:
         return 0.0
     return float(np.exp(np.log(end) + log_scale))
+
+
+def beam_decode(probs: np.ndarray, width: int = 8) -> Decoded:
+    """CTC prefix beam search over (T, 11) column probabilities: the likeliest digit string summed
+    over its alignments, which best-path decoding can miss when a digit's probability is spread over
+    several columns; the best path's string is kept where pruning left a less likely one. The
+    digits keep their columns from the best path when the two strings agree;
+    otherwise each digit is placed at the column where it is likeliest after the one before."""
+    probs = np.asarray(probs, dtype=np.float64)
+    # prefix -> (P(prefix, ending in blank), P(prefix, ending in its last digit))
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (1.0, 0.0)}
+    for t in range(len(probs)):
+        p = probs[t]
+        nxt: dict[tuple[int, ...], list[float]] = {}
+
+        def add(prefix, blank=0.0, digit=0.0):
+            entry = nxt.setdefault(prefix, [0.0, 0.0])
+            entry[0] += blank
+            entry[1] += digit
+
+        candidates = [d for d in range(BLANK) if p[d] > 1e-4]
+        for prefix, (pb, pd) in beams.items():
+            total = pb + pd
+            add(prefix, blank=total * p[BLANK])
+            if prefix:
+                add(prefix, digit=pd * p[prefix[-1]])  # the last digit goes on
+            for d in candidates:
+                if prefix and d == prefix[-1]:
+                    add(prefix + (d,), digit=pb * p[d])  # a repeat needs a blank between
+                else:
+                    add(prefix + (d,), digit=total * p[d])
+        ranked = sorted(nxt.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:width]
+        scale = sum(b + d for _, (b, d) in ranked) or 1.0
+        beams = {k: (b / scale, d / scale) for k, (b, d) in ranked}
+    best = max(beams, key=lambda k: beams[k][0] + beams[k][1])
+    greedy = greedy_decode(probs)
+    if [d.digit for d in greedy.digits] == list(best):
+        return greedy
+    probability = sequence_probability(probs, list(best))
+    if probability <= greedy.probability:  # pruning lost the better string: the best path stands
+        return greedy
+    digits, column = [], 0
+    for d in best:
+        if column >= len(probs):
+            column = len(probs) - 1
+        peak = column + int(np.argmax(probs[column:, d]))
+        ten = probs[peak, :BLANK] / max(probs[peak, :BLANK].sum(), 1e-12)
+        digits.append(DigitRead(int(d), float(probs[peak, d]), [float(x) for x in ten], (peak, peak + 1)))
+        column = peak + 1
+    return Decoded(digits, probability)

@@ -176,14 +176,9 @@ class Predictor:
         """The number reader beside this model (``modelfile.reader_model_path``), loaded once;
         None where there is none, and then numbers are read by cutting them into digits."""
         if self._reader is None:
-            from tui.core.modelfile import READER_NAME, reader_model_path  # noqa: PLC0415
             from tui.core.reader import NumberReader  # noqa: PLC0415
 
-            beside = self.model_path.with_name(READER_NAME)
-            candidates = [self._reader_path] if self._reader_path else [
-                Path(os.environ["DIGITREC_READER"]) if os.environ.get("DIGITREC_READER") else beside,
-                reader_model_path()]
-            found = next((p for p in candidates if p.is_file()), None)
+            found = find_reader(self.model_path, self._reader_path)
             self._reader = NumberReader(found, self._runtime, self._notify) if found else False
         return self._reader or None
 
@@ -230,6 +225,41 @@ class Predictor:
             for (index, pre), p in zip(ready, probs):
                 results[index] = self._prediction(str(pre.path), p, pre.input28, pre.gray)
         return results
+
+
+def find_reader(model_path: str | os.PathLike | None = None, reader_path: str | os.PathLike | None = None) -> Path | None:
+    """The number reader to use: ``reader_path`` if given (it must exist), else ``$DIGITREC_READER``,
+    else ``number_reader.h5`` beside the digit model, else beside the default model; None if none is."""
+    from tui.core.modelfile import READER_NAME, reader_model_path  # noqa: PLC0415
+
+    if reader_path:
+        path = Path(reader_path)
+        if not path.is_file():
+            raise DigitrecError(f"number reader {path} does not exist; check the path, or leave --reader out "
+                                "to use the one beside the digit model")
+        return path
+    if os.environ.get("DIGITREC_READER"):
+        candidates = [Path(os.environ["DIGITREC_READER"])]
+    else:
+        beside = Path(model_path or default_model_path()).with_name(READER_NAME)
+        candidates = [beside, reader_model_path()]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def number_source(model_path: str | os.PathLike | None = None, reader_path: str | os.PathLike | None = None,
+                  runtime: str | None = None, notify: Callable[[str], None] | None = None, segment: bool = False):
+    """What reads numbers for ``read`` and ``predict --number``: the number reader alone where one is
+    found (the digit model is then never loaded), else a :class:`Predictor` that cuts numbers into
+    digits. Either has ``read_number(path)``."""
+    if not segment:
+        found = find_reader(model_path, reader_path)
+        if found:
+            from tui.core.reader import NumberReader  # noqa: PLC0415
+
+            return NumberReader(found, runtime, notify)
+    predictor = Predictor(model_path, runtime=runtime, notify=notify)
+    predictor._reader = False if segment else predictor._reader
+    return predictor
 
 
 def prepare(path: str | os.PathLike, preview: bool = True):

@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from tui.core.ctc import Decoded, greedy_decode
+from tui.core.ctc import Decoded, beam_decode
 from tui.core.lines import normalise_line
 
 # Defaults for models whose metadata does not carry their own (see the module's docstring).
 NUMBER_THRESHOLD = 0.8
 DIGIT_THRESHOLD = 0.8
-# Columns of the line's ink shown either side of a digit's own when drawing it alone.
 COLUMN = 4  # pixels of the line per output column
+BEAM_WIDTH = 8  # prefixes kept by the CTC beam search (tui/core/ctc.py)
 
 
 def _threshold(metadata: dict[str, Any], key: str, default: float) -> float:
@@ -63,12 +63,14 @@ class NumberReader:
     def read_gray(self, gray: np.ndarray, path: str = "") -> Any:
         """Read the number in a grayscale image (H, W) in [0, 1]."""
         line = normalise_line(gray)
-        return self.reading(path, line, greedy_decode(self.columns(line[None])[0]))
+        return self.reading(path, line, beam_decode(self.columns(line[None])[0], BEAM_WIDTH))
 
     def read_path(self, path: str | os.PathLike) -> Any:
         from tui.core.images import open_image, to_grayscale  # noqa: PLC0415
 
         return self.read_gray(to_grayscale(open_image(path)), str(path))
+
+    read_number = read_path  # what ``read`` and ``predict --number`` call on whatever reads numbers
 
     def reading(self, path: str, line: np.ndarray, decoded: Decoded) -> Any:
         """The decoded number as a ``NumberReading``, each digit drawn alone for display."""
