@@ -29,10 +29,11 @@ def glyph_variants(x: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
     return out
 
 
-def flag_one(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A flag from the top of the stem down to the left (20-50 degrees, 30-55% of the height);
-    on a third of them a foot as well, a bar across the bottom of the stem (30-90% of the height
-    long: from a pen's serif to a typewriter's base)."""
+def flag_one(img: np.ndarray, rng: np.random.Generator, reach: tuple[float, float] = (0.3, 0.55)) -> np.ndarray:
+    """A flag from the top of the stem down to the left (20-50 degrees, ``reach`` of the height:
+    30-55 % by default, up to nearly the stem's length for a long lead-in stroke); on a third of
+    them a foot as well, a bar across the bottom of the stem (30-90% of the height long: from a
+    pen's serif to a typewriter's base)."""
     shape = _shape(img)
     if shape is None:
         return img
@@ -40,7 +41,7 @@ def flag_one(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     height = bottom - top + 1
     c_top = _centre(img, top, top + 1)
     angle = np.radians(rng.uniform(20, 50))
-    length = rng.uniform(0.3, 0.55) * height
+    length = rng.uniform(*reach) * height
     end = (top + length * np.sin(angle), c_top - length * np.cos(angle))
     out = _stroke(img, (top, c_top), end, width, level)
     if rng.random() < 1 / 3:

@@ -43,14 +43,28 @@ class SynthNumber:
 
 
 class DigitBank:
-    """MNIST training digits by class, cropped to their ink, for drawing numbers."""
+    """MNIST training digits by class, cropped to their ink, for drawing numbers.
+
+    As much of the world writes them (and the cheque amounts people read do): half the 1s get a
+    lead-in stroke from the top of the stem, up to nearly as long as the stem, and two in five 7s
+    a crossbar (tui/core/glyphs.py draws them in the digit's own stroke).
+    """
+
+    P_FLAGGED_ONE = 0.5
+    P_CROSSED_SEVEN = 0.4
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
         self.by_class = [np.flatnonzero(y == d) for d in range(10)]
         self.x = x
 
     def glyph(self, rng: np.random.Generator, digit: int) -> np.ndarray:
+        from tui.core.glyphs import cross_seven, flag_one  # noqa: PLC0415
+
         img = self.x[rng.choice(self.by_class[digit])].astype(np.float32) / 255.0
+        if digit == 1 and rng.random() < self.P_FLAGGED_ONE:
+            img = flag_one(img, rng, reach=(0.3, 0.9))
+        elif digit == 7 and rng.random() < self.P_CROSSED_SEVEN:
+            img = cross_seven(img, rng)
         rows = np.flatnonzero(img.max(axis=1) > 0.1)
         cols = np.flatnonzero(img.max(axis=0) > 0.1)
         return img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
