@@ -58,7 +58,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # real labelled lines named by $DIGITREC_NUMBERS_TRAIN, if any. Its output is
     # models/number_reader.h5; validation is whole numbers read right on held-out real lines.
     "reader": dict(arch="reader", epochs=8, batch_size=128, learning_rate=2e-3, validation_split=0.1,
-                   extra={"synthetic": 40000, "real_repeats": 16}),
+                   extra={"synthetic": 32000, "real_repeats": 28}),
 }
 
 DEFAULT_PRESET = "default"

@@ -21,7 +21,7 @@ import math
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 from scipy import ndimage
@@ -231,11 +231,16 @@ def train_reader(cfg, data_path, data, output, run_dir, initial_epoch, writer, r
         return x[perm], y[perm]
 
     def batches():
-        for epoch in range(initial_epoch, cfg.epochs):
-            x, y = epoch_data(epoch)
-            for start in range(0, steps * cfg.batch_size, cfg.batch_size):
-                idx = np.arange(start, start + cfg.batch_size) % len(x)
-                yield x[idx][..., None].astype(np.float32), y[idx]
+        # The next epoch's distorted real lines are made in a thread while this epoch trains.
+        with ThreadPoolExecutor(1) as pool:
+            upcoming = pool.submit(epoch_data, initial_epoch)
+            for epoch in range(initial_epoch, cfg.epochs):
+                x, y = upcoming.result()
+                if epoch + 1 < cfg.epochs:
+                    upcoming = pool.submit(epoch_data, epoch + 1)
+                for start in range(0, steps * cfg.batch_size, cfg.batch_size):
+                    idx = np.arange(start, start + cfg.batch_size) % len(x)
+                    yield x[idx][..., None].astype(np.float32), y[idx]
 
     spec = (tf.TensorSpec((None, *val_arr.shape[1:]), tf.float32), tf.TensorSpec((None, width), tf.int32))
     dataset = tf.data.Dataset.from_generator(batches, output_signature=spec).prefetch(2)
