@@ -788,8 +788,12 @@ def cmd_models(args) -> int:
         if m.error:
             print(f"{str(m.path):40} unreadable: {m.error}")
             continue
-        print(f"{str(m.path):40} {m.size_bytes / 1e6:5.1f} MB  preset {meta.get('preset', '?'):8} "
-              f"test {_pct(meta.get('test_accuracy')):>7}  {meta.get('date', '')}")
+        if meta.get("kind") == "number_reader":  # found by `read` and `predict --number`, not by `--model`
+            print(f"{str(m.path):40} {m.size_bytes / 1e6:5.1f} MB  number reader: whole numbers right on held-out "
+                  f"real lines {_pct(meta.get('best_val_accuracy')):>7}  {meta.get('date', '')}")
+        else:
+            print(f"{str(m.path):40} {m.size_bytes / 1e6:5.1f} MB  preset {meta.get('preset', '?'):8} "
+                  f"test {_pct(meta.get('test_accuracy')):>7}  {meta.get('date', '')}")
         rt = runtime_path(m.path)
         size = f"{_size(rt) / 1e6:5.1f} MB" if rt.exists() else " " * 8
         print(f"  {str(rt):38} {size}  LiteRT runtime: {runtime_state(m.path)[1]}")

@@ -83,14 +83,12 @@ class NumberReader:
                 path=path, digit=d.digit, confidence=d.confidence, probabilities=d.probabilities,
                 input28=digit_view(line, d.columns), uncertain=doubtful,
                 reason=f"doubtful digit ({d.confidence:.0%})" if doubtful else None))
-        uncertain = decoded.probability < self.number_threshold or any(p.uncertain for p in digits) or not digits
+        uncertain = not digits or decoded.probability < self.number_threshold
         reason = None
         if not digits:
             reason = "no digits read"
-        elif decoded.probability < self.number_threshold:
-            reason = f"low confidence in the whole number ({decoded.probability:.0%})"
         elif uncertain:
-            reason = "a doubtful digit"
+            reason = f"low confidence in the whole number ({decoded.probability:.0%})"
         return NumberReading(path, digits, confidence=decoded.probability, method="reader", line=line,
                              flagged=uncertain, reason=reason)
 
