@@ -1,6 +1,6 @@
 """Reading real handwritten numbers: the development set of real cheque amounts.
 
-    python bench/numbers.py [--real ../shared/data/realnumbers] [--reader PATH] [--model PATH]
+    python bench/read_numbers.py [--real ../shared/data/realnumbers] [--reader PATH] [--model PATH]
         [--segment] [--json bench/results/numbers.json] [--misses 40]
 
 Every image goes the way a user's file goes with ``digitrec predict --number`` (decoded by Pillow,
@@ -21,10 +21,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file's name shadows the standard library's ``numbers`` (which numpy imports) while its
-# folder leads sys.path: put the project root there instead, before anything else is imported.
+# Not bench/numbers.py: that name would shadow the standard library's ``numbers`` (which numpy
+# imports) for every script in bench/, whose folder leads sys.path when it runs.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)
+sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import csv  # noqa: E402
@@ -81,6 +81,12 @@ def summarise(rows: list[dict], total_seconds: float) -> dict:
     wrong = [r for r in rows if not r["right"]]
     digit_acc = sum(max(0.0, 1 - edit_distance(r["answer"], r["truth"]) / len(r["truth"])) for r in rows) / len(rows)
     times = sorted(r["seconds"] for r in rows)
+    sweep = {}
+    if all(isinstance(r["confidence"], (int, float)) for r in rows):
+        for threshold in (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
+            sweep[str(threshold)] = {
+                "wrong_flagged": sum(r["confidence"] < threshold for r in wrong) / max(1, len(wrong)),
+                "right_flagged": sum(r["confidence"] < threshold for r in right) / max(1, len(right))}
     return {
         "images": len(rows),
         "whole_number_accuracy": len(right) / len(rows),
@@ -90,6 +96,7 @@ def summarise(rows: list[dict], total_seconds: float) -> dict:
         "wrong_length_rate": sum(len(r["answer"]) != len(r["truth"]) for r in rows) / len(rows),
         "wrong_flagged": sum(r["uncertain"] for r in wrong) / max(1, len(wrong)),
         "right_flagged": sum(r["uncertain"] for r in right) / max(1, len(right)),
+        "threshold_sweep": sweep,
         "median_seconds_per_image": times[len(times) // 2],
         "total_seconds": total_seconds,
         "misses": [{k: r[k] for k in ("file", "truth", "answer", "confidence", "uncertain", "doubtful", "error")}
@@ -105,6 +112,10 @@ def report(name: str, result: dict, misses: int) -> None:
     print(f"  digit accuracy        {result['digit_accuracy']:.1%}")
     print(f"  wrong length          {result['wrong_length_rate']:.1%}")
     print(f"  wrong ones flagged    {result['wrong_flagged']:.1%}   right ones flagged {result['right_flagged']:.1%}")
+    if result["threshold_sweep"]:
+        print("  flagged if the whole number's confidence were under:")
+        for threshold, row in result["threshold_sweep"].items():
+            print(f"    {float(threshold):.2f}: wrong {row['wrong_flagged']:.1%}, right {row['right_flagged']:.1%}")
     print(f"  time                  {result['median_seconds_per_image'] * 1000:.1f} ms median per image, "
           f"{result['total_seconds']:.1f} s for the set")
     if misses:
