@@ -1,6 +1,7 @@
-"""The Draw panel: draw a digit with the mouse or the keyboard and watch the model read it live.
+"""The Draw panel: draw a digit, or a whole number, and watch the model read it live.
 
-The drawing is a 28x28 :class:`Sketch` painted with a soft round brush, shown as half blocks (one
+The drawing is a :class:`Sketch` painted with a soft round brush, 28x28 for a digit or a wide
+NUMBER_WIDTH x NUMBER_HEIGHT strip for a number (key ``n`` switches), shown as half blocks (one
 terminal cell holds two pixels) so it fits an 80x24 terminal. The panel only draws: it asks the
 app for a prediction (:class:`DrawPanel.PredictWanted`, at most a few a second) and the app
 answers from a worker with :meth:`DrawPanel.show_prediction`.
@@ -32,6 +33,10 @@ from tui.app.messages import CommandRequested
 from tui.app.widgets.prediction import ART_WIDTH, BAR_FRAME, BAR_WIDTH, GAP, digit_with_bars, verdict
 
 SIDE = 28
+# The number canvas: 72 columns fit an 80-column terminal beside the panel's padding, and 24 pixels
+# (12 rows) leave one row for the answer and one for the status and buttons below it at 80x24; a
+# digit drawn to fill the height is about MNIST's 20 px box with a margin.
+NUMBER_WIDTH, NUMBER_HEIGHT = 72, 24
 # The brush inks fully within BRUSH_CORE pixels of its centre and fades out by BRUSH_EDGE: strokes
 # about 3 px wide, which preprocessing scales to MNIST's 2-3 px when a digit fills the canvas.
 BRUSH_CORE, BRUSH_EDGE = 0.9, 1.9
@@ -40,40 +45,49 @@ TALL_ENOUGH = 19  # panel rows needed to show the model's view of the digit too 
 PREDICT_EVERY_S = 0.2  # live predictions while drawing: at most five a second
 INK_THRESHOLD = 0.05
 START_TEXT = "draw a digit: drag with the mouse (right button or ctrl erases), or arrows + space; c clears, s saves"
+NUMBER_START_TEXT = ("draw a number, its digits side by side with a small gap: drag with the mouse, or arrows + space; "
+                     "n: one digit")
 
 
 class Sketch:
-    """A 28x28 drawing, ink in [0, 1] (1 = ink, as MNIST), row by row; no Textual, no numpy."""
+    """A ``width`` x ``height`` drawing (square by default: 28x28), ink in [0, 1] (1 = ink, as
+    MNIST), row by row; no Textual, no numpy."""
 
-    def __init__(self, side: int = SIDE) -> None:
-        self.side = side
-        self.pixels = [0.0] * (side * side)
+    def __init__(self, width: int = SIDE, height: int | None = None) -> None:
+        self.width = width
+        self.height = width if height is None else height
+        self.pixels = [0.0] * (self.width * self.height)
+
+    @property
+    def side(self) -> int:
+        """The side of a square sketch (a digit's); for a wide one, its height."""
+        return self.height
 
     def clear(self) -> None:
-        self.pixels = [0.0] * (self.side * self.side)
+        self.pixels = [0.0] * (self.width * self.height)
 
     @property
     def blank(self) -> bool:
         return max(self.pixels) < INK_THRESHOLD
 
     def at(self, x: int, y: int) -> float:
-        return self.pixels[y * self.side + x]
+        return self.pixels[y * self.width + x]
 
     def rows(self) -> list[list[float]]:
-        s = self.side
-        return [self.pixels[r * s:(r + 1) * s] for r in range(s)]
+        w = self.width
+        return [self.pixels[r * w:(r + 1) * w] for r in range(self.height)]
 
     def stamp(self, x: float, y: float, erase: bool = False) -> bool:
         """Press the brush (or the eraser) at pixel coordinates (x, y); True if anything changed."""
         core, edge = (ERASER_CORE, ERASER_EDGE) if erase else (BRUSH_CORE, BRUSH_EDGE)
         changed = False
-        for py in range(max(0, math.floor(y - edge)), min(self.side, math.ceil(y + edge))):
-            for px in range(max(0, math.floor(x - edge)), min(self.side, math.ceil(x + edge))):
+        for py in range(max(0, math.floor(y - edge)), min(self.height, math.ceil(y + edge))):
+            for px in range(max(0, math.floor(x - edge)), min(self.width, math.ceil(x + edge))):
                 d = math.hypot(px + 0.5 - x, py + 0.5 - y)
                 amount = min(1.0, max(0.0, (edge - d) / (edge - core)))
                 if amount <= 0:
                     continue
-                i = py * self.side + px
+                i = py * self.width + px
                 old = self.pixels[i]
                 new = min(old, 1.0 - amount) if erase else max(old, amount)
                 if new != old:
@@ -100,7 +114,8 @@ CURSOR_COLOURS = {"up": Color.parse("#e5c07b"), "down": Color.parse("#ff5f5f"), 
 
 
 class DrawCanvas(Widget, can_focus=True):
-    """The drawing surface: 28 columns by 14 rows, two pixels per cell, white ink on black."""
+    """The drawing surface: one column and half a row per pixel of its sketch (28 by 14 for a
+    digit), white ink on black."""
 
     DEFAULT_CSS = """
     DrawCanvas {
@@ -153,6 +168,14 @@ class DrawCanvas(Widget, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------------
 
+    def use_sketch(self, sketch: Sketch) -> None:
+        """Draw on ``sketch`` from now on (the panel keeps one per mode), sized to fit it."""
+        self.sketch = sketch
+        self.styles.width = sketch.width
+        self.styles.height = (sketch.height + 1) // 2
+        self.cursor = (sketch.width // 2, sketch.height // 2)
+        self.refresh(layout=True)
+
     def _changed(self) -> None:
         self.refresh()
         self.post_message(self.Changed(self))
@@ -180,7 +203,7 @@ class DrawCanvas(Widget, can_focus=True):
 
     def action_move(self, dx: int, dy: int) -> None:
         x0, y0 = self.cursor
-        x1, y1 = min(SIDE - 1, max(0, x0 + dx)), min(SIDE - 1, max(0, y0 + dy))
+        x1, y1 = self._inside(x0 + dx, y0 + dy)
         self.cursor = (x1, y1)
         if self.pen_down and self.sketch.line(x0 + 0.5, y0 + 0.5, x1 + 0.5, y1 + 0.5, self.eraser):
             self._changed()
@@ -233,7 +256,11 @@ class DrawCanvas(Widget, can_focus=True):
             self.release_mouse()
 
     def _cursor_to(self, point: tuple[float, float]) -> None:
-        self.cursor = (min(SIDE - 1, max(0, int(point[0]))), min(SIDE - 1, max(0, int(point[1]))))
+        self.cursor = self._inside(int(point[0]), int(point[1]))
+
+    def _inside(self, x: int, y: int) -> tuple[int, int]:
+        """The nearest pixel of the sketch to (x, y)."""
+        return min(self.sketch.width - 1, max(0, x)), min(self.sketch.height - 1, max(0, y))
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -247,20 +274,21 @@ class DrawCanvas(Widget, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if y >= SIDE // 2:
+        width, side = self.size.width, self.sketch.width
+        if 2 * y >= self.sketch.height:
             return Strip.blank(width)
         mark = "erase" if self.eraser else ("down" if self.pen_down else "up")
         cx, cy = self.cursor if self.has_focus else (-1, -1)
         top, bottom = 2 * y, 2 * y + 1
         segments = []
-        for x in range(SIDE):
+        for x in range(side):
             top_mark = mark if (x, top) == (cx, cy) else None
             bottom_mark = mark if (x, bottom) == (cx, cy) else None
-            style = self._style(self.sketch.at(x, top), self.sketch.at(x, bottom), top_mark, bottom_mark)
+            below = self.sketch.at(x, bottom) if bottom < self.sketch.height else 0.0
+            style = self._style(self.sketch.at(x, top), below, top_mark, bottom_mark)
             segments.append(Segment("▀", style))
-        strip = Strip(Segment.simplify(segments), SIDE)
-        return strip.extend_cell_length(width) if width > SIDE else strip.crop(0, width)
+        strip = Strip(Segment.simplify(segments), side)
+        return strip.extend_cell_length(width) if width > side else strip.crop(0, width)
 
     def on_focus(self) -> None:
         self.refresh()
