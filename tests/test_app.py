@@ -351,7 +351,9 @@ def test_draw_read_and_output_parse_and_complete(tmp_path):
 
     assert parse_command("draw").args == () and parse_command("DRAW Save").args == ("save",)
     assert parse_command("read 'my number.png'").args == ("my number.png",)
-    for bad, message in (("draw erase", "`draw` takes `clear` or `save`"), ("read", "exactly one argument"),
+    assert parse_command("draw Number").args == ("number",) and parse_command("draw digit").args == ("digit",)
+    for bad, message in (("draw erase", "`draw` takes `clear`, `save`, `number` or `digit`"),
+                         ("read", "exactly one argument"),
                          ("read a.png b.png", "exactly one argument"), ("train output=.h5", "must be a .h5 file"),
                          ("train output=", "needs a value")):
         with pytest.raises(CommandError, match=message):
@@ -362,6 +364,7 @@ def test_draw_read_and_output_parse_and_complete(tmp_path):
     assert complete("train output=mo", tmp_path) == "train output=models/"
     assert complete("read num", tmp_path) == "read numbers.png"
     assert complete("draw s", tmp_path) == "draw save"
+    assert complete("draw n", tmp_path) == "draw number"
 
 
 async def test_stop_without_a_run_says_so(workdir):

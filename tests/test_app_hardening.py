@@ -52,7 +52,7 @@ async def test_twenty_commands_typed_quickly_each_get_their_turn(workdir):
         assert "no model at" in turns[0].text and "unknown command 'bogus'" in turns[6].text
         assert all("Traceback" not in t.text and "unexpected error" not in t.text for t in turns)
         await type_command(pilot, "help draw")  # still answering, after all of them
-        assert app.conversation.last_turn.command == "help draw" and "draw [clear|save]" in last_text(app)
+        assert app.conversation.last_turn.command == "help draw" and "draw [clear|save|number|digit]" in last_text(app)
 
 
 async def test_a_second_training_is_refused_while_one_runs(workdir):

@@ -67,7 +67,10 @@ PHRASINGS = [
     ("teach it my handwriting", "teach my_digits"),
     ("fine-tune on my_sevens/", "teach my_sevens/"),
     # the rest
-    ("let me draw a digit", "draw"),
+    ("let me draw a digit", "draw digit"),
+    ("let me draw a number", "draw number"),
+    ("draw number", "draw number"),
+    ("draw a picture", "draw"),
     ("clear the drawing", "draw clear"),
     ("predict all the samples", "samples"),
     ("use half blocks", "render blocks"),

@@ -639,6 +639,9 @@ class DigitrecApp(App[int]):
             self._last_image = ("path", path)
             return "path", path, path
         if target == "drawing":
+            if self.draw_panel.number_mode:
+                raise ImageError("explain works on single digits: press n in the Draw panel (or `draw digit`) "
+                                 "to draw one, then w")
             if self.draw_panel.canvas.sketch.blank:
                 raise ImageError("nothing to explain: the canvas is empty; draw a digit first (`draw`)")
             return "pixels", list(self.draw_panel.canvas.sketch.pixels), "the drawing"
@@ -681,21 +684,29 @@ class DigitrecApp(App[int]):
 
     def _cmd_draw(self, command: Command, turn: Turn) -> None:
         action = command.args[0] if command.args else None
-        canvas = self.draw_panel.canvas
+        panel = self.draw_panel
+        canvas = panel.canvas
         if action is None:
             self.action_show_panel("draw")
             turn.answer("draw in the Draw panel (F6): drag with the mouse (the right button or ctrl erases), or move "
-                        "with the arrows and press space to put the pen down; e eraser, c clear, s save, w why. "
-                        "The prediction follows as you draw.")
+                        "with the arrows and press space to put the pen down; e eraser, c clear, s save, w why, "
+                        "n a whole number. The prediction follows as you draw.")
+        elif action in ("number", "digit"):
+            self.action_show_panel("draw")
+            panel.set_number_mode(action == "number")
+            turn.answer("draw a number on the wide canvas, its digits side by side with a small gap; the number read "
+                        "follows as you draw. n (or `draw digit`) goes back to one digit." if action == "number" else
+                        "draw one digit; n (or `draw number`) draws a whole number")
         elif action == "clear":
             canvas.clear()
             turn.answer("the drawing is cleared")
         elif canvas.sketch.blank:
-            turn.answer(error_text("nothing to save: the canvas is empty; draw a digit first (`draw`)"), error=True)
+            what = "a number" if panel.number_mode else "a digit"
+            turn.answer(error_text(f"nothing to save: the canvas is empty; draw {what} first (`draw`)"), error=True)
         else:
-            self._save_drawing(list(canvas.sketch.pixels), turn)
+            self._save_drawing(list(canvas.sketch.pixels), turn, canvas.sketch.width, panel.number_mode)
 
-    def _save_drawing(self, pixels: list[float], turn: Turn) -> None:
+    def _save_drawing(self, pixels: list[float], turn: Turn, width: int, number: bool) -> None:
         folder = self.samples_dir
         turn.answer(Text("saving the drawing…", style="dim"))
 
@@ -703,15 +714,11 @@ class DigitrecApp(App[int]):
             from tui.app.widgets.draw_panel import save_drawing  # noqa: PLC0415
 
             try:
-                prediction = self._predict_drawing(pixels)
-            except Exception as exc:  # noqa: BLE001 - the drawing is saved anyway, just not named by a digit
-                digit, note = None, f"; not named by a digit: {one_line(exc)}"
-            else:
-                digit = prediction.digit
-                doubt = ", uncertain" if prediction.uncertain else ""
-                note = f"; the model reads it as {digit} ({prediction.confidence:.1%}{doubt})"
+                label, note = self._name_drawing(pixels, width, number)
+            except Exception as exc:  # noqa: BLE001 - the drawing is saved anyway, just not named by what it reads
+                label, note = None, f"; not named by {'a number' if number else 'a digit'}: {one_line(exc)}"
             try:
-                path = save_drawing(pixels, folder, digit)
+                path = save_drawing(pixels, folder, label, width)
             except OSError as exc:
                 raise ImageError(f"could not save the drawing in {folder}/ ({exc.strerror or exc})") from None
             self._from_thread(self._drawing_saved, path, note, turn)
@@ -722,19 +729,38 @@ class DigitrecApp(App[int]):
         turn.answer(f"saved {short_path(path)}{note}")
         self.samples_panel.folder_changed()
 
+    def _name_drawing(self, pixels: list[float], width: int, number: bool) -> tuple[str, str]:
+        """What a drawing reads, to name its file by, and a note on it for the log (worker threads only)."""
+        if number:
+            reading = self._read_drawing(pixels, width)
+            if not reading.digits:
+                raise ImageError("no digits read")
+            about = [f"{reading.confidence:.1%}"] if reading.confidence is not None else []
+            about += ["uncertain"] if reading.uncertain else []
+            detail = f" ({', '.join(about)})" if about else ""
+            return reading.text, f"; the model reads it as {reading.text}{detail}"
+        prediction = self._predict_drawing(pixels)
+        doubt = ", uncertain" if prediction.uncertain else ""
+        return str(prediction.digit), f"; the model reads it as {prediction.digit} ({prediction.confidence:.1%}{doubt})"
+
     def _predict_drawing(self, pixels: list[float]) -> Any:
-        """The model's answer for a drawing, centred like MNIST first (worker threads only)."""
+        """The model's answer for a digit's drawing, centred like MNIST first (worker threads only)."""
         return self.predictor().predict_input(self._drawing_input(pixels))
+
+    def _read_drawing(self, pixels: list[float], width: int) -> Any:
+        """The number read from a wide drawing, ``width`` pixels to a row (worker threads only)."""
+        from tui.app.widgets.draw_panel import ink_array  # noqa: PLC0415
+
+        return self.predictor().read_number_gray(1.0 - ink_array(pixels, width), "the drawing")
 
     @staticmethod
     def _drawing_input(pixels: list[float]) -> Any:
-        """A drawing (ink, row by row) prepared like every other image: cropped, scaled and centred like MNIST."""
-        import numpy as np  # noqa: PLC0415
-
+        """A digit's drawing (28x28 ink, row by row) prepared like every other image: cropped, scaled and
+        centred like MNIST."""
+        from tui.app.widgets.draw_panel import ink_array  # noqa: PLC0415
         from tui.core.preprocess import preprocess_gray  # noqa: PLC0415
 
-        side = int(round(len(pixels) ** 0.5))
-        return preprocess_gray(np.asarray(pixels, dtype=np.float32).reshape(side, side))
+        return preprocess_gray(ink_array(pixels))
 
     # Handlers of the panels' messages go by Textual's naming convention, not @on(Panel.Message):
     # the decorator would import the panel's module with this one.
@@ -745,20 +771,25 @@ class DigitrecApp(App[int]):
             self._draw_pending = message
             return
         self._draw_busy = True
-        panel, pixels, version = self.draw_panel, message.pixels, message.version
+        panel, pixels, version, number = self.draw_panel, message.pixels, message.version, message.number
         if self._predictor is None:
             panel.show_message(Text("loading the model…", style="dim"), version)
+        not_yet = Text(f"no {'number' if number else 'digit'} yet: keep drawing", style="dim")
 
         def work() -> None:
             try:
-                prediction = self._predict_drawing(pixels)
+                answer = self._read_drawing(pixels, message.width) if number else self._predict_drawing(pixels)
             except ImageError:
-                self._from_thread(panel.show_message, Text("no digit yet: keep drawing", style="dim"), version)
+                self._from_thread(panel.show_message, not_yet, version)
             except Exception as exc:  # noqa: BLE001 - shown in the panel; the log is not flooded while drawing
                 self._from_thread(panel.show_message, error_text(one_line(exc)), version)
             else:
-                self._from_thread(panel.show_prediction, prediction, version)
-                self._last_image = ("pixels", list(pixels))
+                if number and not answer.digits:
+                    self._from_thread(panel.show_message, not_yet, version)
+                    return
+                self._from_thread(panel.show_prediction, answer, version)
+                if not number:  # `explain` and `correct` act on a digit, never on a whole number
+                    self._last_image = ("pixels", list(pixels))
             finally:
                 self._from_thread(self._drawing_predicted)
 
@@ -1082,6 +1113,7 @@ class DigitrecApp(App[int]):
         keys.append(("mouse (canvas)", "drag to draw; the right button (or ctrl) erases"))
         keys.append(("arrows / space (canvas)", "move the cursor / pen down or up: with the pen down, moving draws"))
         keys.append(("e / c / s (canvas)", "eraser on or off / clear / save into the samples folder"))
+        keys.append(("n (Draw panel)", "draw a whole number on a wide canvas, or back to one digit"))
         keys.append(("w (canvas), x (mistakes)", "explain: what the model's answer rests on"))
         keys.append(("enter", "run the command; predict the selected image; use the selected model"))
         return keys
@@ -1170,7 +1202,9 @@ class DigitrecApp(App[int]):
                                 lambda p=panel: self.action_show_panel(p))
         yield SystemCommand("Toggle the side panel", "Show or hide the side panel (F7)", self.action_toggle_panel)
         yield SystemCommand("Draw a digit", "Draw in the Draw panel and watch the model read it live (F6)",
-                            lambda: self.execute("draw"))
+                            lambda: self.execute("draw digit"))
+        yield SystemCommand("Draw a number", "Draw a number of several digits on the Draw panel's wide canvas and "
+                            "watch it read live (n)", lambda: self.execute("draw number"))
         yield SystemCommand("Save the drawing", f"Save the drawn digit into {self.samples_dir}/",
                             lambda: self.execute("draw save"))
         yield SystemCommand("Explain the last prediction", "Which parts of the image the answer rests on",

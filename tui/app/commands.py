@@ -45,8 +45,9 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec("evaluate", "evaluate [limit=N]", "evaluate the active model on the MNIST test set", ("eval",)),
         CommandSpec("predict", "predict PATH...", "recognise the digit in one or more images (files or folders)"),
         CommandSpec("read", "read PATH", "read a number of several digits (e.g. 2026) written in one image"),
-        CommandSpec("draw", "draw [clear|save]",
-                    "draw a digit in the Draw panel (F6) and watch it read live; `draw save` keeps it in sample_images/"),
+        CommandSpec("draw", "draw [clear|save|number|digit]",
+                    "draw a digit in the Draw panel (F6) and watch it read live; `draw number`: a whole number on a "
+                    "wide canvas (`draw digit` goes back); `draw save` keeps it in sample_images/"),
         CommandSpec("explain", "explain [PATH|drawing|mistake [N]]",
                     "show which parts of an image the answer rests on (occlusion map); no argument: the last "
                     "prediction; `drawing`: the Draw panel's digit; `mistake`: the Evaluate panel's mistake",
@@ -77,7 +78,7 @@ ALIASES: dict[str, str] = {alias: spec.name for spec in COMMANDS.values() for al
 
 RENDER_MODES = ("ascii", "blocks")
 EXPLAIN_TARGETS = ("drawing", "mistake")
-DRAW_ACTIONS = ("clear", "save")
+DRAW_ACTIONS = ("clear", "save", "number", "digit")
 MAX_ECHO = 40  # how much of a bad token to quote back in an error message
 
 
@@ -173,7 +174,8 @@ def _render(name: str, rest: list[str]) -> Command:
 def _draw(name: str, rest: list[str]) -> Command:
     cmd = _at_most_one(name, rest)
     if cmd.args and cmd.args[0].lower() not in DRAW_ACTIONS:
-        raise CommandError(f"`draw` takes `clear` or `save`, not {_show(cmd.args[0])}; usage: {COMMANDS[name].usage}")
+        raise CommandError(f"`draw` takes `clear`, `save`, `number` or `digit`, not {_show(cmd.args[0])}; "
+                           f"usage: {COMMANDS[name].usage}")
     return Command(name, tuple(a.lower() for a in cmd.args))
 
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from tui.app.commands import ALIASES, COMMANDS
+from tui.app.commands import ALIASES, COMMANDS, DRAW_ACTIONS
 from tui.core.config import OVERRIDABLE
 from tui.core.presets import PRESETS
 
@@ -39,7 +39,7 @@ def complete(value: str, cwd: Path | None = None, run_ids: Iterable[str] = ()) -
     elif name == "render":
         done = _first(last, ["ascii", "blocks"])
     elif name == "draw":
-        done = _first(last, ["clear", "save"])
+        done = _first(last, list(DRAW_ACTIONS))
     else:
         done = None
     return prefix + done if done else None

@@ -338,6 +338,10 @@ def _draw(req: _Request, ctx: Context) -> Intent | None:
             return Intent("draw clear")
         if req.has("save", "keep", "store"):
             return Intent("draw save")
+        if req.has("number", "numbers", "year", "amount"):
+            return Intent("draw number")
+        if req.has("digit", "one digit", "single digit"):
+            return Intent("draw digit")
         return Intent("draw")
     return None
 

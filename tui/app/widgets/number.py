@@ -54,10 +54,11 @@ def _block(position: int, p: Any, compact: bool, mode: str) -> list[Text]:
     return lines
 
 
-def number_renderable(reading: Any, mode: str = "ascii", width: int | None = None) -> Text:
-    """The number read ("read 2026"), the uncertain digits named, then one block per digit in rows."""
+def number_renderable(reading: Any, mode: str = "ascii", width: int | None = None, verb: str = "read") -> Text:
+    """The number read ("read 2026", or ``verb`` for a live drawing's "reads 2026"), the uncertain
+    digits named, then one block per digit in rows."""
     digits = list(reading.digits)
-    head = Text.assemble(("read ", "bold"))
+    head = Text.assemble((f"{verb} ", "bold"))
     for p in digits:
         head.append(str(p.digit), style="bold yellow underline" if p.uncertain else "bold green")
     confidence = getattr(reading, "confidence", None)
