@@ -163,7 +163,8 @@ class EventTail:
 
 
 def follow(run_dir: Path, interval: float = 0.25, idle_timeout: float | None = None) -> Iterator[dict[str, Any]]:
-    """Yield a run's events from the start, then live, until a terminal event.
+    """Yield a run's events from the start, then live, until its end: the terminal event after
+    its last ``start`` (a resumed run's ``cancelled`` is followed by another ``start``).
 
     Stops early when the writing process is gone without a terminal event (killed), after
     yielding a synthetic ``{"type": "lost", ...}`` event, or after ``idle_timeout`` seconds
@@ -174,14 +175,20 @@ def follow(run_dir: Path, interval: float = 0.25, idle_timeout: float | None = N
     last_new = time.monotonic()
     while True:
         events = tail.poll()
-        for event in events:
+        i = 0
+        while i < len(events):
+            event = events[i]
+            i += 1
             if event["type"] == "start":
                 pid = _int(event.get("pid"), None)
                 file_pid, file_time = read_pid_file(run_dir)
                 recorded_at = file_time if file_pid == pid else None
             yield event
             if event["type"] in TERMINAL:
-                return
+                if i == len(events):
+                    events += tail.poll()  # what was written since, e.g. the resumed run's start
+                if not any(e["type"] == "start" for e in events[i:]):
+                    return
         now = time.monotonic()
         if events:
             last_new = now
