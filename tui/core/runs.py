@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -91,8 +92,8 @@ class EventWriter:
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def emit(self, type_: str, **data: Any) -> dict[str, Any]:
-        event = {"type": type_, "time": round(time.time(), 3), **data}
-        line = json.dumps(event, default=_jsonable) + "\n"
+        event = strict_json({"type": type_, "time": round(time.time(), 3), **data})
+        line = json.dumps(event, default=_jsonable, allow_nan=False) + "\n"
         try:
             self._fh.write(line)
             self._fh.flush()
@@ -109,9 +110,20 @@ class EventWriter:
             pass
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinity (not JSON, though Python writes them) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     try:
-        return float(value)
+        return strict_json(float(value))
     except (TypeError, ValueError):
         return str(value)
 
