@@ -169,7 +169,7 @@ def test_a_refused_fine_tune_sorts_as_new_and_says_why_once(tmp_path, cli_env):
         assert (proc.stdout + proc.stderr).count(reason) == 1, proc.stdout + proc.stderr
         latest = runs.list_runs(tmp_path / "runs")[0]
         assert latest.status == "error" and latest.preset == "finetune" and reason in latest.reason
-        assert latest.started and latest.started > 1_000_000.0
+        assert latest.started is None and latest.created > 1_000_000.0  # it never started; it was made now
         assert runs.find_run("latest", tmp_path / "runs") == latest.path
     pruned = run_cli("runs", "--prune", "--keep", "2", "--dry-run", env=cli_env, check_rc=0)
     assert f"would delete {older.name}" in pruned.stdout and pruned.stdout.count("would delete") == 1

@@ -196,10 +196,14 @@ def cmd_app(args) -> int:
 
 
 class TrainPrinter:
-    """Shows run events: a live Rich progress bar in a terminal, plain lines otherwise."""
+    """Shows run events: a live Rich progress bar in a terminal, plain lines otherwise.
 
-    def __init__(self, stream=None):
+    ``errors=False`` leaves out ``error`` records, for a caller that prints the failure itself.
+    """
+
+    def __init__(self, stream=None, errors: bool = True):
         self.stream = stream or sys.stdout
+        self.errors = errors
         self.tty = self.stream.isatty()
         self.progress = None  # the live bar, from the first batch of a run to its last record
         self.task = None
@@ -214,6 +218,8 @@ class TrainPrinter:
             return
         if event.get("type") in TERMINAL:
             self.clear()
+        if event.get("type") == "error" and not self.errors:
+            return
         self._print(describe_event(event))
         if event.get("type") == "done" and (warning := worse_than_replaced(event)):
             self._print(f"note: {warning}")
@@ -319,7 +325,7 @@ def _train_locked(args) -> int:
     from tui.core.train import run_training
 
     overrides = {dest: getattr(args, dest) for dest, _ in FIXED_ON_RESUME if dest != "preset"}
-    printer = TrainPrinter()
+    printer = TrainPrinter(errors=False)  # a failure is printed once, on stderr, with the run folder
     stored = json.loads((Path(args.run_dir) / runs.CONFIG).read_text(encoding="utf-8")) if args.run_dir else {}
     if args.finetune is not None or "finetune" in stored:
         return _finetune(args, stored, printer)

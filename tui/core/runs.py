@@ -285,6 +285,7 @@ class RunSummary:
     last_val_loss: float | None = None
     test_accuracy: float | None = None
     started: float | None = None
+    created: float | None = None  # when the run folder was made: where a run that never started sorts
     ended: float | None = None
     reason: str = ""
     note: str = ""  # what a finished run did beyond the usual (e.g. batch-norm statistics re-estimated)
@@ -406,7 +407,15 @@ def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunS
         s.reason = "the training process stopped without a final record (killed or machine restarted)"
     if s.status == "interrupted":
         s.epoch = s.finished_epochs
+    s.created = _created(run_dir, events)
     return s
+
+
+def _created(run_dir: Path, events: list[dict[str, Any]]) -> float | None:
+    """When a run folder was made: its ``config.json`` is written then; else its first record's time."""
+    with contextlib.suppress(OSError):
+        return (run_dir / CONFIG).stat().st_mtime
+    return _float(events[0].get("time")) if events else None
 
 
 def _see_log(run_dir: Path) -> str:
@@ -442,7 +451,8 @@ def list_runs(base: Path | None = None) -> list[RunSummary]:
              if p.is_dir() and not p.name.startswith(".") and any((p / name).exists() for name in (CONFIG, EVENTS, PID_FILE))]
     for s in found:
         s.size_bytes = disk_usage(s.path)
-    return sorted(found, key=lambda s: (s.started or 0, s.run_id), reverse=True)
+    # A run that never started (e.g. a fine-tune refused for too few images) sorts by when it was made.
+    return sorted(found, key=lambda s: (s.started or s.created or 0, s.run_id), reverse=True)
 
 
 def disk_usage(path: Path) -> int:
