@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "7_... or subfolders 0/..9/), mixed with MNIST; replaces --output (default: the model) "
                             "only if MNIST test accuracy holds")
     train.add_argument("--model", metavar="PATH", help="with --finetune: the model to start from (default: the active model)")
-    train.add_argument("--max-mnist-drop", type=float, default=0.1, metavar="POINTS",
+    train.add_argument("--max-mnist-drop", type=float, metavar="POINTS",
                        help="with --finetune: refuse the new model if MNIST test accuracy falls by more (default 0.1)")
     train.add_argument("--mnist-images", type=int, metavar="N",
                        help="with --finetune: MNIST training images mixed in (default 12000)")
@@ -286,6 +286,9 @@ FIXED_ON_RESUME = (("preset", "--preset"), ("epochs", "--epochs"), ("batch_size"
                    ("learning_rate", "--lr"), ("lr_schedule", "--lr-schedule"), ("validation_split", "--validation-split"),
                    ("seed", "--seed"), ("augment_shift", "--augment-shift"), ("label_smoothing", "--label-smoothing"),
                    ("train_subset", "--subset"), ("precision", "--precision"))
+# Options that only mean something to a fine-tune; anywhere else they would be silently ignored.
+FINETUNE_ONLY = (("model", "--model"), ("max_mnist_drop", "--max-mnist-drop"), ("mnist_images", "--mnist-images"))
+DEFAULT_MAX_MNIST_DROP = 0.1  # points
 
 
 def cmd_train(args) -> int:
@@ -298,6 +301,12 @@ def cmd_train(args) -> int:
             print(f"digitrec: --resume continues a run with the settings it started with; {', '.join(given)} "
                   f"cannot change (only --output, --data and --no-test can); start a new run to use them",
                   file=sys.stderr)
+            return EXIT_USAGE
+    if args.finetune is None:
+        given = [flag for dest, flag in FINETUNE_ONLY if getattr(args, dest) is not None]
+        if given:
+            print(f"digitrec: fine-tune options only go with --finetune: {', '.join(given)} (a training starts "
+                  "from scratch, --resume from the run's own checkpoint)", file=sys.stderr)
             return EXIT_USAGE
     if args.finetune is not None:
         given = [flag for dest, flag in FIXED_ON_RESUME + (("resume", "--resume"),)
@@ -381,7 +390,8 @@ def _finetune(args, stored: dict, printer) -> int:
                                    ("learning_rate", args.learning_rate), ("seed", args.seed),
                                    ("mnist_images", args.mnist_images)) if v is not None}
         settings = FinetuneSettings(folder=args.finetune, base_model=str(base),
-                                    max_mnist_drop=args.max_mnist_drop / 100, **extra)
+                                    max_mnist_drop=(args.max_mnist_drop if args.max_mnist_drop is not None
+                                                    else DEFAULT_MAX_MNIST_DROP) / 100, **extra)
         output, data, run_dir = args.output or str(base), args.data, None
         check_output_writable(output)
     result = run_finetune(settings, output, data_path=data, run_dir=run_dir, reporter=printer)
