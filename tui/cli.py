@@ -347,9 +347,9 @@ def _train_locked(args) -> int:
                            "run `digitrec train --finetune FOLDER` again")
         if args.output:
             check_output_writable(args.output)
-        print(f"resuming run {run_dir.name}", flush=True)
         result = run_training(None, data_path=args.data, output=args.output, resume=run_dir, reporter=printer,
-                              evaluate_test=not args.no_test)
+                              evaluate_test=not args.no_test,
+                              accepted=lambda run: print(f"resuming run {run.name}", flush=True))
     elif args.run_dir:
         cfg = TrainConfig.from_dict(stored["train"])
         result = run_training(cfg, data_path=args.data or stored.get("data"), output=stored.get("output"),

@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -516,6 +516,65 @@ def training_lock(base: Path | None = None) -> Iterator[None]:
             raise RunError(f"{which} is already training; one training at a time: stop it first "
                            "(`digitrec stop`) or wait for it to finish") from None
         yield
+
+
+def output_lock_path(output: Path) -> Path:
+    """The lock file a run holds beside the model it will publish: ``models/x.h5`` -> ``models/.x.h5.lock``."""
+    return output.with_name(f".{output.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[Callable[[Path], None]]:
+    """Held by the run that will publish ``output``, for as long as it runs: one run per output model,
+    whatever runs folder each lives in (two would each replace the other's model, and the model kept
+    as ``.previous`` would not be the user's). Yields ``claim(run_dir)``, which records the holder in
+    the lock file so that a refused run can name it. The kernel drops the lock however the process ends.
+    """
+    output = Path(output)
+    lock = output_lock_path(output)
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only; elsewhere the runs-folder lock is the only guard
+    except ImportError:
+        yield lambda run_dir: None
+        return
+    while True:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+        except OSError as exc:
+            raise RunError(f"cannot write beside the output model {output} ({exc.strerror or exc}); make "
+                           f"{output.parent} writable or pass --output PATH") from None
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            fh.close()
+            which = f"run {Path(holder).name}" if holder else "another run"
+            stop = f"`digitrec stop {holder}`" if holder else "`digitrec stop`"
+            raise RunError(f"{which} is training into {output}; one run per output model: stop it first ({stop}), "
+                           "wait for it to finish, or pass another --output") from None
+        try:  # the holder removes the file as it ends: a lock on a file no longer there guards nothing
+            same = os.path.samestat(os.fstat(fh.fileno()), os.stat(lock))
+        except OSError:
+            same = False
+        if same:
+            break
+        fh.close()
+
+    def claim(run_dir: Path) -> None:
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(Path(run_dir).resolve()))
+            fh.flush()
+
+    try:
+        yield claim
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # while still held, so no other run can be holding it
+        fh.close()
 
 
 def worse_than_replaced(done: dict[str, Any]) -> str | None:
