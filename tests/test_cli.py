@@ -281,3 +281,68 @@ print("ok")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def _one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("digitrec: "), stderr
+    return lines[0]
+
+
+def test_watch_follows_a_cancelled_and_resumed_run_to_its_real_end(cli_env, tmp_path):
+    """A resumed run's record holds `cancelled` before its second `start`: watch goes on to the
+    last record after the last start, while the resumed run trains and once it has finished."""
+    from test_app import ScriptedRun
+
+    run = ScriptedRun(tmp_path / "runs", pid=os.getpid())  # a live process: the resumed run trains
+    run.start(epochs=2)
+    run.epoch(1)
+    run.emit("cancelled", reason="interrupted by Ctrl+C", checkpoint=str(run.path / "best.h5"))
+    run.emit("start", run_id=run.path.name, pid=run.pid, config={}, output="models/x.h5", epochs=2,
+             steps_per_epoch=10, train_size=320, val_size=100, initial_epoch=1)
+    watch = subprocess.Popen([sys.executable, "-m", "tui", "watch", run.path.name], env=cli_env, cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    still_watching = watch.poll() is None
+    run.epoch(2)
+    run.emit("done", model="models/x.h5", seconds=9.0)
+    out, err = watch.communicate(timeout=60)
+    assert still_watching and watch.returncode == 0, (out, err)
+    assert "cancelled: interrupted by Ctrl+C" in out and "epoch 2/2" in out and "done in 9.0s" in out
+    replayed = run_cli("watch", run.path.name, env=cli_env, timeout=60)
+    assert replayed.returncode == 0 and "done in 9.0s" in replayed.stdout, replayed.stdout + replayed.stderr
+
+
+def test_an_output_not_ending_in_h5_is_refused_before_training(cli_env, tmp_path):
+    """Training writes HDF5: under a .keras name nothing could load it (and x.h5 and x.keras would share x.tflite)."""
+    output = tmp_path / "models" / "x.keras"
+    proc = run_cli("train", "--preset", "classic", "--epochs", "1", "--subset", "300", "--no-test",
+                   "--output", str(output), env=cli_env)
+    assert proc.returncode == 1, proc.stdout
+    assert ".h5" in _one_line(proc.stderr) and "export" in proc.stderr
+    assert not output.exists() and not list(tmp_path.glob("runs/*/config.json")), "nothing trained, no run"
+
+
+def test_finetune_options_without_finetune_are_refused(cli_env, tmp_path):
+    model = tmp_path / "base.h5"
+    model.write_bytes(b"x")
+    quick = ("--preset", "classic", "--epochs", "1", "--subset", "300", "--no-test", "--output", str(tmp_path / "o.h5"))
+    for args in ((*quick, "--model", str(model)), (*quick, "--max-mnist-drop", "0.5"),
+                 ("--resume", "latest", "--model", str(model))):
+        proc = run_cli("train", *args, env=cli_env)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        line = _one_line(proc.stderr)
+        assert "only go with --finetune" in line and ("--model" in line or "--max-mnist-drop" in line), line
+    assert not (tmp_path / "o.h5").exists() and not list(tmp_path.glob("runs/*/config.json"))
+
+
+def test_a_refused_resume_does_not_say_it_is_resuming(cli_env, tmp_path):
+    from test_app import ScriptedRun
+
+    run = ScriptedRun(tmp_path / "runs", pid=2**22 + 7)  # above the default pid_max: no such process
+    run.start(epochs=1)
+    run.epoch(1, epochs=1)
+    run.emit("done", model="models/x.h5", seconds=1.0)
+    proc = run_cli("train", "--resume", run.path.name, env=cli_env, check_rc=1)
+    assert "already finished" in _one_line(proc.stderr)
+    assert "resuming" not in proc.stdout + proc.stderr

@@ -181,3 +181,18 @@ def test_long_setting_values_are_cut_to_fit_80_columns(tmp_path):
     text = compare.format_comparison(compare.compare_runs(paths))
     assert all(len(line) <= 80 for line in text.splitlines()), text
     assert "extra.a rather …" in text and "value-0-…" in text
+
+
+def test_prune_keeps_a_run_whose_model_a_link_in_models_points_to(workdir):
+    from conftest import ROOT, run_cli
+
+    base = workdir / "runs"
+    linked, other = (finished_run(base, f"2026010{i}-000000-fast-{i:04d}", started=i) for i in (1, 2))
+    (linked / runs.FINAL_MODEL).write_bytes(b"model")
+    (workdir / "models").mkdir()
+    (workdir / "models" / "mine.h5").symlink_to(os.path.join("..", "runs", linked.name, runs.FINAL_MODEL))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = run_cli("runs", "--prune", "--keep", "0", env=env, cwd=workdir, check_rc=0)
+    assert f"kept {linked.name}: models/mine.h5 points to its model" in proc.stdout
+    assert linked.exists() and (workdir / "models" / "mine.h5").read_bytes() == b"model"
+    assert not other.exists() and "deleted 1 run" in proc.stdout

@@ -154,3 +154,57 @@ def test_a_stopped_fine_tune_is_started_again_not_resumed(tmp_path):
     proc = run_cli("train", "--resume", run.name, env=env, check_rc=1)
     assert "is a fine-tune, which starts over rather than resumes" in proc.stderr
     assert [json.loads(line)["type"] for line in (run / runs.EVENTS).read_text().splitlines()] == ["cancelled"]
+
+
+def test_a_refused_fine_tune_sorts_as_new_and_says_why_once(tmp_path, cli_env):
+    from test_compare_prune import finished_run
+
+    older = finished_run(tmp_path / "runs", "20260101-000000-fast-0001", started=1_000_000.0)
+    base = tmp_path / "base.h5"
+    base.write_bytes(b"x")  # refused before the model is read
+    cases = ((make_sevens(tmp_path / "few", n=3), "need at least 4 labelled digit images"),
+             (tmp_path / "missing", "is not a folder"))
+    for folder, reason in cases:
+        proc = run_cli("train", "--finetune", str(folder), "--model", str(base), env=cli_env, check_rc=1)
+        assert (proc.stdout + proc.stderr).count(reason) == 1, proc.stdout + proc.stderr
+        latest = runs.list_runs(tmp_path / "runs")[0]
+        assert latest.status == "error" and latest.preset == "finetune" and reason in latest.reason
+        assert latest.started is None and latest.created > 1_000_000.0  # it never started; it was made now
+        assert runs.find_run("latest", tmp_path / "runs") == latest.path
+    pruned = run_cli("runs", "--prune", "--keep", "2", "--dry-run", env=cli_env, check_rc=0)
+    assert f"would delete {older.name}" in pruned.stdout and pruned.stdout.count("would delete") == 1
+
+
+def _strict(line: str) -> dict:
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+@pytest.mark.slow
+def test_a_fine_tune_with_nothing_held_out_writes_strict_json(tmp_path, mnist, trained_model, monkeypatch):
+    monkeypatch.setenv("DIGITREC_RUNS", str(tmp_path / "runs"))
+    folder = tmp_path / "one_of_each"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for digit in (1, 2, 3, 4):  # a single image of each digit: none can be held out
+        looped_seven(rng).save(folder / f"{digit}_mine.png")
+    output = tmp_path / "tuned.h5"
+    settings = FinetuneSettings(folder=str(folder), base_model=str(trained_model), epochs=1, mnist_images=500,
+                                test_limit=500)
+    result = run_finetune(settings, output, data=mnist)
+    assert result.status == "done", result.reason
+    events = [_strict(line) for line in (result.run_dir / runs.EVENTS).read_text().splitlines()]
+    done = events[-1]
+    assert done["type"] == "done" and done["held_out"] == 0
+    assert done["held_out_before"] is None and done["held_out_after"] is None
+    assert "no held-out digits" in done["note"]
+
+
+def test_events_are_strict_json(tmp_path):
+    writer = runs.EventWriter(tmp_path)
+    writer.emit("epoch", loss=float("nan"), nested={"a": [float("inf"), 1.5]})
+    writer.close()
+    (event,) = [_strict(line) for line in (tmp_path / runs.EVENTS).read_text().splitlines()]
+    assert event["loss"] is None and event["nested"] == {"a": [None, 1.5]}

@@ -174,3 +174,53 @@ def test_recalibration_sets_the_statistics_of_the_given_images(mnist):
     assert model_lib.recalibrate_batch_norm(net, x, batch_size=256) == 5
     np.testing.assert_allclose(net(x, training=False), net(x, training=True), atol=1e-4)
     assert {layer.momentum for layer in net.layers if hasattr(layer, "moving_mean")} == {0.9}
+
+
+def test_a_stop_during_the_final_evaluation_resumes_to_publishing(cli_env, mnist, tmp_path):
+    """A stop after the last batch (Ctrl+C while the test set is evaluated) is told to resume: the
+    resume publishes the model the run finished, instead of refusing a run with all epochs done."""
+    from tui.core.config import TrainConfig
+    from tui.core.modelfile import read_metadata
+    from tui.core.train import StopFlag, run_training
+
+    output = tmp_path / "out.h5"
+    flag = StopFlag()
+
+    def ctrl_c_after_the_last_epoch(event):
+        if event["type"] == "epoch":
+            flag.set("interrupted by Ctrl+C")
+
+    run_dir = tmp_path / "runs" / "20260101-000000-classic-abcd"
+    cfg = TrainConfig(preset="classic", arch="classic", epochs=1, train_subset=600, seed=3)
+    stopped = run_training(cfg, data=mnist, output=output, run_dir=run_dir, reporter=ctrl_c_after_the_last_epoch,
+                           flag=flag)
+    assert stopped.status == "cancelled" and not output.exists()
+    assert runs.summarise(run_dir).resumable
+    proc = run_cli("train", "--resume", run_dir.name, env=cli_env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "resuming run" in proc.stdout and "done in" in proc.stdout
+    assert output.read_bytes() == (run_dir / runs.FINAL_MODEL).read_bytes()
+    assert read_metadata(output)["run_id"] == run_dir.name and read_metadata(output)["test_accuracy"] is not None
+    assert output.with_suffix(".tflite").exists()
+    summary = runs.summarise(run_dir)
+    assert summary.status == "done" and summary.test_accuracy == read_metadata(output)["test_accuracy"]
+
+
+def test_two_trainings_into_one_output_refuse_the_second(cli_env, tmp_path):
+    """Different runs folders, one --output: the second would replace the first's model and its
+    'to go back' hint would restore the wrong one. The output is locked for the run's life."""
+    output = tmp_path / "shared.h5"
+    first = _start_train(cli_env, output)
+    try:
+        run_dir = _wait_for(cli_env, lambda ev: any(e["type"] == "start" for e in ev))
+        other = {**cli_env, "DIGITREC_RUNS": str(tmp_path / "other-runs")}
+        second = run_cli("train", "--preset", "classic", "--epochs", "1", "--subset", "300", "--no-test",
+                         "--output", str(output), env=other)
+        assert second.returncode == 1, second.stdout + second.stderr
+        line = [x for x in second.stderr.splitlines() if x.strip()]
+        assert len(line) == 1 and run_dir.name in line[0] and str(output) in line[0], second.stderr
+        assert not list((tmp_path / "other-runs").glob("*/config.json")), "the refused training made no run"
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert not output.exists() and not list(tmp_path.glob(".shared.h5*"))

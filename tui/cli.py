@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "7_... or subfolders 0/..9/), mixed with MNIST; replaces --output (default: the model) "
                             "only if MNIST test accuracy holds")
     train.add_argument("--model", metavar="PATH", help="with --finetune: the model to start from (default: the active model)")
-    train.add_argument("--max-mnist-drop", type=float, default=0.1, metavar="POINTS",
+    train.add_argument("--max-mnist-drop", type=float, metavar="POINTS",
                        help="with --finetune: refuse the new model if MNIST test accuracy falls by more (default 0.1)")
     train.add_argument("--mnist-images", type=int, metavar="N",
                        help="with --finetune: MNIST training images mixed in (default 12000)")
@@ -196,10 +196,14 @@ def cmd_app(args) -> int:
 
 
 class TrainPrinter:
-    """Shows run events: a live Rich progress bar in a terminal, plain lines otherwise."""
+    """Shows run events: a live Rich progress bar in a terminal, plain lines otherwise.
 
-    def __init__(self, stream=None):
+    ``errors=False`` leaves out ``error`` records, for a caller that prints the failure itself.
+    """
+
+    def __init__(self, stream=None, errors: bool = True):
         self.stream = stream or sys.stdout
+        self.errors = errors
         self.tty = self.stream.isatty()
         self.progress = None  # the live bar, from the first batch of a run to its last record
         self.task = None
@@ -214,6 +218,8 @@ class TrainPrinter:
             return
         if event.get("type") in TERMINAL:
             self.clear()
+        if event.get("type") == "error" and not self.errors:
+            return
         self._print(describe_event(event))
         if event.get("type") == "done" and (warning := worse_than_replaced(event)):
             self._print(f"note: {warning}")
@@ -280,6 +286,9 @@ FIXED_ON_RESUME = (("preset", "--preset"), ("epochs", "--epochs"), ("batch_size"
                    ("learning_rate", "--lr"), ("lr_schedule", "--lr-schedule"), ("validation_split", "--validation-split"),
                    ("seed", "--seed"), ("augment_shift", "--augment-shift"), ("label_smoothing", "--label-smoothing"),
                    ("train_subset", "--subset"), ("precision", "--precision"))
+# Options that only mean something to a fine-tune; anywhere else they would be silently ignored.
+FINETUNE_ONLY = (("model", "--model"), ("max_mnist_drop", "--max-mnist-drop"), ("mnist_images", "--mnist-images"))
+DEFAULT_MAX_MNIST_DROP = 0.1  # points
 
 
 def cmd_train(args) -> int:
@@ -292,6 +301,12 @@ def cmd_train(args) -> int:
             print(f"digitrec: --resume continues a run with the settings it started with; {', '.join(given)} "
                   f"cannot change (only --output, --data and --no-test can); start a new run to use them",
                   file=sys.stderr)
+            return EXIT_USAGE
+    if args.finetune is None:
+        given = [flag for dest, flag in FINETUNE_ONLY if getattr(args, dest) is not None]
+        if given:
+            print(f"digitrec: fine-tune options only go with --finetune: {', '.join(given)} (a training starts "
+                  "from scratch, --resume from the run's own checkpoint)", file=sys.stderr)
             return EXIT_USAGE
     if args.finetune is not None:
         given = [flag for dest, flag in FIXED_ON_RESUME + (("resume", "--resume"),)
@@ -319,7 +334,7 @@ def _train_locked(args) -> int:
     from tui.core.train import run_training
 
     overrides = {dest: getattr(args, dest) for dest, _ in FIXED_ON_RESUME if dest != "preset"}
-    printer = TrainPrinter()
+    printer = TrainPrinter(errors=False)  # a failure is printed once, on stderr, with the run folder
     stored = json.loads((Path(args.run_dir) / runs.CONFIG).read_text(encoding="utf-8")) if args.run_dir else {}
     if args.finetune is not None or "finetune" in stored:
         return _finetune(args, stored, printer)
@@ -332,9 +347,9 @@ def _train_locked(args) -> int:
                            "run `digitrec train --finetune FOLDER` again")
         if args.output:
             check_output_writable(args.output)
-        print(f"resuming run {run_dir.name}", flush=True)
         result = run_training(None, data_path=args.data, output=args.output, resume=run_dir, reporter=printer,
-                              evaluate_test=not args.no_test)
+                              evaluate_test=not args.no_test,
+                              accepted=lambda run: print(f"resuming run {run.name}", flush=True))
     elif args.run_dir:
         cfg = TrainConfig.from_dict(stored["train"])
         result = run_training(cfg, data_path=args.data or stored.get("data"), output=stored.get("output"),
@@ -375,7 +390,8 @@ def _finetune(args, stored: dict, printer) -> int:
                                    ("learning_rate", args.learning_rate), ("seed", args.seed),
                                    ("mnist_images", args.mnist_images)) if v is not None}
         settings = FinetuneSettings(folder=args.finetune, base_model=str(base),
-                                    max_mnist_drop=args.max_mnist_drop / 100, **extra)
+                                    max_mnist_drop=(args.max_mnist_drop if args.max_mnist_drop is not None
+                                                    else DEFAULT_MAX_MNIST_DROP) / 100, **extra)
         output, data, run_dir = args.output or str(base), args.data, None
         check_output_writable(output)
     result = run_finetune(settings, output, data_path=data, run_dir=run_dir, reporter=printer)

@@ -185,9 +185,10 @@ def training_mix(x_mnist: np.ndarray, y_mnist: np.ndarray, x_teach: np.ndarray, 
     return np.concatenate(xs), np.concatenate(ys).astype(np.int64), most
 
 
-def accuracy(predictor: Any, inputs: np.ndarray, labels: np.ndarray) -> float:
+def accuracy(predictor: Any, inputs: np.ndarray, labels: np.ndarray) -> float | None:
+    """The share of ``inputs`` predicted as ``labels``; None when there are none to measure."""
     if len(labels) == 0:
-        return float("nan")
+        return None
     return float(np.mean(predictor.predict_arrays(inputs).argmax(axis=1) == labels))
 
 

@@ -264,6 +264,12 @@ def check_output_writable(path: str | os.PathLike) -> None:
     import tempfile  # noqa: PLC0415
 
     path = Path(path)
+    if path.suffix.lower() not in (".h5", ".hdf5") and not path.is_dir():
+        # Under another name (x.keras) the HDF5 file would load nowhere, and share x.tflite with x.h5.
+        fmt = {".keras": "keras", ".tflite": "tflite"}.get(path.suffix.lower())
+        raise ModelFileError(f"output {path} must end in .h5 (or .hdf5): training writes an HDF5 model"
+                             + (f"; for a {path.suffix} file, train to .h5, then `digitrec export MODEL --format {fmt}`"
+                                if fmt else ""))
     if path.is_dir():
         raise ModelFileError(f"output {path} is a folder; give a model file path such as {path / DEFAULT_MODEL.name}")
     if path.exists() and not path.is_file():

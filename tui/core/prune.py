@@ -1,7 +1,8 @@
 """Deleting runs: one at a time (the app's ``delete``) or the old and failed ones (``runs --prune``).
 
 A run is never deleted while it trains, nor when its folder holds a model that is in use (the
-models folder, the default or active model, e.g. after ``--output runs/<id>/mine.h5``). A folder
+models folder, the default or active model, e.g. after ``--output runs/<id>/mine.h5``, or a file
+that a symbolic link in ``models/`` points to). A folder
 is renamed to a hidden name before it is removed, so a deletion cut short never leaves a
 half-deleted run in the listings.
 """
@@ -44,9 +45,20 @@ def why_kept(summary: runs.RunSummary, protected: Iterable[Path] = ()) -> str | 
             target = Path(model).resolve()
             if target == folder or folder in target.parents:
                 return f"run {summary.run_id} holds {model}, a model in use; move it out of the run folder first"
+        for link in _links_in(MODELS_DIR):  # e.g. `ln -s ../runs/<id>/model.h5 models/mine.h5`
+            if folder in link.resolve().parents:
+                return f"{link} points to its model"
     except (OSError, RuntimeError) as exc:
         return f"cannot check run {summary.run_id} ({exc})"
     return None
+
+
+def _links_in(folder: Path) -> list[Path]:
+    """The symbolic links directly in ``folder`` (none if it is not there)."""
+    try:
+        return [entry for entry in folder.iterdir() if entry.is_symlink()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def _age(path: Path) -> float:

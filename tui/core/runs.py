@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,8 @@ class EventWriter:
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def emit(self, type_: str, **data: Any) -> dict[str, Any]:
-        event = {"type": type_, "time": round(time.time(), 3), **data}
-        line = json.dumps(event, default=_jsonable) + "\n"
+        event = strict_json({"type": type_, "time": round(time.time(), 3), **data})
+        line = json.dumps(event, default=_jsonable, allow_nan=False) + "\n"
         try:
             self._fh.write(line)
             self._fh.flush()
@@ -109,9 +110,20 @@ class EventWriter:
             pass
 
 
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinity (not JSON, though Python writes them) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def _jsonable(value: Any) -> Any:
     try:
-        return float(value)
+        return strict_json(float(value))
     except (TypeError, ValueError):
         return str(value)
 
@@ -163,7 +175,8 @@ class EventTail:
 
 
 def follow(run_dir: Path, interval: float = 0.25, idle_timeout: float | None = None) -> Iterator[dict[str, Any]]:
-    """Yield a run's events from the start, then live, until a terminal event.
+    """Yield a run's events from the start, then live, until its end: the terminal event after
+    its last ``start`` (a resumed run's ``cancelled`` is followed by another ``start``).
 
     Stops early when the writing process is gone without a terminal event (killed), after
     yielding a synthetic ``{"type": "lost", ...}`` event, or after ``idle_timeout`` seconds
@@ -174,14 +187,20 @@ def follow(run_dir: Path, interval: float = 0.25, idle_timeout: float | None = N
     last_new = time.monotonic()
     while True:
         events = tail.poll()
-        for event in events:
+        i = 0
+        while i < len(events):
+            event = events[i]
+            i += 1
             if event["type"] == "start":
                 pid = _int(event.get("pid"), None)
                 file_pid, file_time = read_pid_file(run_dir)
                 recorded_at = file_time if file_pid == pid else None
             yield event
             if event["type"] in TERMINAL:
-                return
+                if i == len(events):
+                    events += tail.poll()  # what was written since, e.g. the resumed run's start
+                if not any(e["type"] == "start" for e in events[i:]):
+                    return
         now = time.monotonic()
         if events:
             last_new = now
@@ -266,6 +285,7 @@ class RunSummary:
     last_val_loss: float | None = None
     test_accuracy: float | None = None
     started: float | None = None
+    created: float | None = None  # when the run folder was made: where a run that never started sorts
     ended: float | None = None
     reason: str = ""
     note: str = ""  # what a finished run did beyond the usual (e.g. batch-norm statistics re-estimated)
@@ -387,7 +407,15 @@ def summarise(run_dir: Path, events: list[dict[str, Any]] | None = None) -> RunS
         s.reason = "the training process stopped without a final record (killed or machine restarted)"
     if s.status == "interrupted":
         s.epoch = s.finished_epochs
+    s.created = _created(run_dir, events)
     return s
+
+
+def _created(run_dir: Path, events: list[dict[str, Any]]) -> float | None:
+    """When a run folder was made: its ``config.json`` is written then; else its first record's time."""
+    with contextlib.suppress(OSError):
+        return (run_dir / CONFIG).stat().st_mtime
+    return _float(events[0].get("time")) if events else None
 
 
 def _see_log(run_dir: Path) -> str:
@@ -423,7 +451,8 @@ def list_runs(base: Path | None = None) -> list[RunSummary]:
              if p.is_dir() and not p.name.startswith(".") and any((p / name).exists() for name in (CONFIG, EVENTS, PID_FILE))]
     for s in found:
         s.size_bytes = disk_usage(s.path)
-    return sorted(found, key=lambda s: (s.started or 0, s.run_id), reverse=True)
+    # A run that never started (e.g. a fine-tune refused for too few images) sorts by when it was made.
+    return sorted(found, key=lambda s: (s.started or s.created or 0, s.run_id), reverse=True)
 
 
 def disk_usage(path: Path) -> int:
@@ -487,6 +516,65 @@ def training_lock(base: Path | None = None) -> Iterator[None]:
             raise RunError(f"{which} is already training; one training at a time: stop it first "
                            "(`digitrec stop`) or wait for it to finish") from None
         yield
+
+
+def output_lock_path(output: Path) -> Path:
+    """The lock file a run holds beside the model it will publish: ``models/x.h5`` -> ``models/.x.h5.lock``."""
+    return output.with_name(f".{output.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(output: Path) -> Iterator[Callable[[Path], None]]:
+    """Held by the run that will publish ``output``, for as long as it runs: one run per output model,
+    whatever runs folder each lives in (two would each replace the other's model, and the model kept
+    as ``.previous`` would not be the user's). Yields ``claim(run_dir)``, which records the holder in
+    the lock file so that a refused run can name it. The kernel drops the lock however the process ends.
+    """
+    output = Path(output)
+    lock = output_lock_path(output)
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only; elsewhere the runs-folder lock is the only guard
+    except ImportError:
+        yield lambda run_dir: None
+        return
+    while True:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(lock, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the whole run
+        except OSError as exc:
+            raise RunError(f"cannot write beside the output model {output} ({exc.strerror or exc}); make "
+                           f"{output.parent} writable or pass --output PATH") from None
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            fh.close()
+            which = f"run {Path(holder).name}" if holder else "another run"
+            stop = f"`digitrec stop {holder}`" if holder else "`digitrec stop`"
+            raise RunError(f"{which} is training into {output}; one run per output model: stop it first ({stop}), "
+                           "wait for it to finish, or pass another --output") from None
+        try:  # the holder removes the file as it ends: a lock on a file no longer there guards nothing
+            same = os.path.samestat(os.fstat(fh.fileno()), os.stat(lock))
+        except OSError:
+            same = False
+        if same:
+            break
+        fh.close()
+
+    def claim(run_dir: Path) -> None:
+        with contextlib.suppress(OSError):
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(Path(run_dir).resolve()))
+            fh.flush()
+
+    try:
+        yield claim
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()  # while still held, so no other run can be holding it
+        fh.close()
 
 
 def worse_than_replaced(done: dict[str, Any]) -> str | None:

@@ -317,9 +317,12 @@ def resume_point(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], int]:
     stored = json.loads((run_dir / runs.CONFIG).read_text(encoding="utf-8"))
     cfg = TrainConfig.from_dict(stored["train"])
     done_epochs = max((int(e["epoch"]) for e in summary.history), default=0)
-    if done_epochs >= cfg.epochs:
-        raise RunError(f"run {summary.run_id} already trained all {cfg.epochs} epochs; start a new run instead")
-    return cfg, stored, done_epochs
+    if done_epochs >= cfg.epochs and not (run_dir / runs.FINAL_MODEL).is_file():
+        # last.h5 is not the finished model: that also has its weights averaged and batch norms re-estimated.
+        raise RunError(f"run {summary.run_id} trained all {cfg.epochs} epochs but stopped before saving its final "
+                       f"model; its last checkpoint {run_dir / runs.LAST_CHECKPOINT} is a model you can evaluate or "
+                       "use as it is (without the final touches), or start a new run")
+    return cfg, stored, min(done_epochs, cfg.epochs)
 
 
 def run_training(
@@ -334,76 +337,123 @@ def run_training(
     flag: StopFlag | None = None,
     evaluate_test: bool = True,
     trainer: Callable[..., TrainResult] | None = None,
+    accepted: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train ``cfg`` as a recorded run; returns how it ended. Never raises for cancel or errors
     after the run folder exists: those are recorded and returned. ``trainer`` replaces the usual
-    training body (a fine-tune uses it) and gets the same arguments."""
+    training body (a fine-tune uses it) and gets the same arguments. ``accepted(run_dir)`` is called
+    once the run may go ahead (a resume is possible, the output is free), before data and TensorFlow load.
+
+    Raises :class:`RunError` before anything is written when the run cannot be resumed or another
+    run holds the output (see :func:`tui.core.runs.output_lock`)."""
     flag = flag or StopFlag()
     initial_epoch = 0
     if resume is not None:
         run_dir = Path(resume)
         cfg, stored, initial_epoch = resume_point(run_dir)
-        if output and str(output) != stored.get("output"):  # --output on resume: the run finishes there now
-            runs.write_json_atomic(run_dir / runs.CONFIG, {**stored, "output": str(output)})
+        retarget = bool(output) and str(output) != stored.get("output")  # --output on resume: it finishes there
         output = output or stored.get("output")
         data_path = data_path or stored.get("data")
     output = Path(output) if output else default_output(cfg.arch)
-    if trainer is None and cfg.arch == "reader":
+    if resume is not None and initial_epoch >= cfg.epochs:  # stopped after its last epoch: publish its model
+        trainer = _publish_finished
+    elif trainer is None and cfg.arch == "reader":
         from tui.core.reader_train import train_reader  # noqa: PLC0415
 
         trainer = train_reader
-    if run_dir is None:
-        run_dir = runs.create_run(None, cfg.preset, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
-    else:
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not (run_dir / runs.CONFIG).exists():
-            runs.write_json_atomic(run_dir / runs.CONFIG, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
-    (run_dir / runs.PID_FILE).write_text(str(os.getpid()), encoding="ascii")
-    writer = runs.EventWriter(run_dir)
-    log_fh = open(run_dir / runs.LOG, "a", encoding="utf-8")
+    with runs.output_lock(output) as claim:  # refused here, before any run folder is made
+        if run_dir is None:
+            run_dir = runs.create_run(None, cfg.preset, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
+        else:
+            run_dir = Path(run_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if not (run_dir / runs.CONFIG).exists():
+                runs.write_json_atomic(run_dir / runs.CONFIG, {"train": cfg.to_dict(), "output": str(output), "data": data_path})
+        claim(run_dir)
+        if resume is not None and retarget:
+            runs.write_json_atomic(run_dir / runs.CONFIG, {**stored, "output": str(output)})
+        if accepted:
+            accepted(run_dir)
+        (run_dir / runs.PID_FILE).write_text(str(os.getpid()), encoding="ascii")
+        writer = runs.EventWriter(run_dir)
+        log_fh = open(run_dir / runs.LOG, "a", encoding="utf-8")
 
-    def log(line: str) -> None:
+        def log(line: str) -> None:
+            try:
+                log_fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+                log_fh.flush()
+            except (OSError, ValueError):
+                pass
+
+        def finish(kind: str, **data) -> dict[str, Any]:
+            event = writer.emit(kind, **data)
+            log(describe_event(event))
+            if reporter:
+                reporter(event)
+            return event
+
+        started = time.monotonic()
+        result = TrainResult(status="error", run_dir=run_dir)
         try:
-            log_fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
-            log_fh.flush()
-        except (OSError, ValueError):
-            pass
+            with stop_on_signals(flag):
+                result = (trainer or _train)(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log,
+                                             flag, finish, started, evaluate_test)
+        except Cancelled as exc:
+            best = run_dir / runs.BEST_CHECKPOINT
+            kept = best if best.exists() else (run_dir / runs.LAST_CHECKPOINT if (run_dir / runs.LAST_CHECKPOINT).exists() else None)
+            finish("cancelled", reason=str(exc), checkpoint=str(kept) if kept else None)
+            result = TrainResult(status="cancelled", run_dir=run_dir, model_path=kept, reason=str(exc),
+                                 seconds=time.monotonic() - started)
+        except DigitrecError as exc:
+            finish("error", reason=str(exc))
+            result = TrainResult(status="error", run_dir=run_dir, reason=str(exc), seconds=time.monotonic() - started)
+        except MemoryError:
+            reason = "out of memory; try a smaller batch size or a subset"
+            finish("error", reason=reason)
+            result = TrainResult(status="error", run_dir=run_dir, reason=reason)
+        except Exception as exc:  # the run must end with a record, whatever went wrong
+            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else 'unexpected failure'}"
+            finish("error", reason=reason)
+            result = TrainResult(status="error", run_dir=run_dir, reason=reason)
+        finally:
+            writer.close()
+            log_fh.close()
+        return result
 
-    def finish(kind: str, **data) -> dict[str, Any]:
-        event = writer.emit(kind, **data)
-        log(describe_event(event))
-        if reporter:
-            reporter(event)
-        return event
 
-    started = time.monotonic()
-    result = TrainResult(status="error", run_dir=run_dir)
-    try:
-        with stop_on_signals(flag):
-            result = (trainer or _train)(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log,
-                                         flag, finish, started, evaluate_test)
-    except Cancelled as exc:
-        best = run_dir / runs.BEST_CHECKPOINT
-        kept = best if best.exists() else (run_dir / runs.LAST_CHECKPOINT if (run_dir / runs.LAST_CHECKPOINT).exists() else None)
-        finish("cancelled", reason=str(exc), checkpoint=str(kept) if kept else None)
-        result = TrainResult(status="cancelled", run_dir=run_dir, model_path=kept, reason=str(exc),
-                             seconds=time.monotonic() - started)
-    except DigitrecError as exc:
-        finish("error", reason=str(exc))
-        result = TrainResult(status="error", run_dir=run_dir, reason=str(exc), seconds=time.monotonic() - started)
-    except MemoryError:
-        reason = "out of memory; try a smaller batch size or a subset"
-        finish("error", reason=reason)
-        result = TrainResult(status="error", run_dir=run_dir, reason=reason)
-    except Exception as exc:  # the run must end with a record, whatever went wrong
-        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else 'unexpected failure'}"
-        finish("error", reason=reason)
-        result = TrainResult(status="error", run_dir=run_dir, reason=reason)
-    finally:
-        writer.close()
-        log_fh.close()
-    return result
+def _publish_finished(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log, flag, finish,
+                      started, evaluate_test) -> TrainResult:
+    """Resume a run stopped after its last epoch (e.g. Ctrl+C during the test evaluation): its finished
+    model, ``model.h5``, was saved (evaluated, weights averaged) before the stop was honoured; publish it."""
+    from tui.core.modelfile import DIGIT, READER, load_model, read_metadata  # noqa: PLC0415
+
+    check_output_writable(output)
+    final = run_dir / runs.FINAL_MODEL
+    meta = read_metadata(final)
+    summary = runs.summarise(run_dir)
+    before = next((e for e in reversed(runs.read_events(run_dir)) if e["type"] == "start"), {})
+    event = writer.emit(
+        "start", run_id=run_dir.name, pid=os.getpid(), config=cfg.to_dict(), output=str(output), epochs=cfg.epochs,
+        steps_per_epoch=before.get("steps_per_epoch"), train_size=before.get("train_size"),
+        val_size=before.get("val_size"), initial_epoch=initial_epoch, data=before.get("data"),
+    )
+    log(describe_event(event))
+    if reporter:
+        reporter(event)
+    model = load_model(final, READER if cfg.arch == "reader" else DIGIT)  # for its runtime file
+    if flag.is_set():
+        raise Cancelled(flag.reason)
+    previous = publish_model(final, Path(output))
+    if previous:
+        log(f"the model it replaced is kept at {previous}")
+    write_runtime_file(model, Path(output), log)
+    seconds = time.monotonic() - started
+    test_acc = meta.get("test_accuracy")
+    finish("done", model=str(output), run_model=str(final), previous_model=str(previous) if previous else None,
+           best_val_accuracy=summary.best_val_accuracy, test_accuracy=test_acc, test_loss=meta.get("test_loss"),
+           seconds=round(seconds, 2), note="published the model the run finished before it was stopped")
+    return TrainResult(status="done", run_dir=run_dir, model_path=Path(output),
+                       best_val_accuracy=summary.best_val_accuracy, test_accuracy=test_acc, seconds=seconds)
 
 
 def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporter, log, flag, finish, started,
