@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tui.core.calibration import apply_temperature, model_temperature
 from tui.core.errors import DigitrecError, ImageError
 from tui.core.modelfile import default_model_path, read_metadata
 
@@ -145,17 +146,22 @@ class Predictor:
         else:
             self.engine, self.metadata = open_engine(self.model_path, runtime, notify)
         self.threshold = confidence_threshold(self.metadata)
+        # Every probability this predictor gives is calibrated by the model's own temperature
+        # (tui/core/calibration.py), whichever runtime answered; 1 leaves them as the network gave them.
+        self.temperature = model_temperature(self.metadata)
 
     @property
     def runtime(self) -> str:
         """Which runtime answers: ``LiteRT`` or ``TensorFlow``."""
         return self.engine.name
 
-    def predict_arrays(self, inputs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        """Probabilities (N, 10) for inputs of shape (N, 28, 28) uint8 or float in [0, 1]."""
+    def predict_arrays(self, inputs: np.ndarray, batch_size: int = 2048, calibrated: bool = True) -> np.ndarray:
+        """Probabilities (N, 10) for inputs of shape (N, 28, 28) uint8 or float in [0, 1], calibrated
+        by the model's temperature unless ``calibrated`` is false (then as the network gives them)."""
         from tui.core.pipeline import to_model_input  # noqa: PLC0415
 
-        return self.engine.predict(to_model_input(inputs), batch_size)
+        probs = self.engine.predict(to_model_input(inputs), batch_size)
+        return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def predict_input(self, input28: np.ndarray, path: str | None = None, gray: np.ndarray | None = None) -> Prediction:
         probs = self.predict_arrays(np.asarray(input28, dtype="float32")[None])[0]
