@@ -60,9 +60,15 @@ class Prediction:
         }
 
 
+TRUNCATED_REASON = "predicted from part of a truncated image"
+
+
 def judge(probabilities: np.ndarray, input28: np.ndarray | None,
-          threshold: float = CONFIDENCE_THRESHOLD) -> tuple[bool, str | None]:
-    """Whether to flag a prediction as uncertain, and why (``threshold``: see confidence_threshold)."""
+          threshold: float = CONFIDENCE_THRESHOLD, truncated: bool = False) -> tuple[bool, str | None]:
+    """Whether to flag a prediction as uncertain, and why (``threshold``: see confidence_threshold;
+    ``truncated``: the input was prepared from the decodable part of a truncated file)."""
+    if truncated:  # the missing part may hold what makes it another digit, however sure the model is
+        return True, TRUNCATED_REASON
     if input28 is not None:
         from tui.core.preprocess import looks_like_digit  # noqa: PLC0415
 
@@ -167,8 +173,8 @@ class Predictor:
         probs = self.predict_arrays(np.asarray(input28, dtype="float32")[None])[0]
         return self._prediction(path, probs, input28, gray)
 
-    def _prediction(self, path, probs, input28, gray) -> Prediction:
-        uncertain, reason = judge(probs, input28, self.threshold)
+    def _prediction(self, path, probs, input28, gray, truncated: bool = False) -> Prediction:
+        uncertain, reason = judge(probs, input28, self.threshold, truncated)
         digit = int(np.argmax(probs))
         return Prediction(
             path=path, digit=digit, confidence=float(probs[digit]), probabilities=[float(p) for p in probs],
@@ -229,7 +235,7 @@ class Predictor:
         if ready:
             probs = self.predict_arrays(np.stack([pre.input28 for _, pre in ready]))
             for (index, pre), p in zip(ready, probs):
-                results[index] = self._prediction(str(pre.path), p, pre.input28, pre.gray)
+                results[index] = self._prediction(str(pre.path), p, pre.input28, pre.gray, pre.truncated)
         return results
 
 
