@@ -74,3 +74,27 @@ def test_every_probability_shown_is_calibrated_by_the_model_temperature(trained_
     prediction = predictor.predict_input(x[0] / 255.0)
     assert prediction.probabilities == pytest.approx(list(shown[0]), abs=1e-6)
     assert prediction.confidence == pytest.approx(float(shown[0].max()), abs=1e-6)
+
+
+def test_metadata_update_changes_attributes_only(trained_model, tmp_path):
+    """How the shipped model got its temperature: the metadata merged, every weight byte the same."""
+    import hashlib
+    import shutil
+
+    import h5py
+
+    from tui.core.modelfile import read_metadata, update_metadata
+
+    def weights(path):
+        found = {}
+        with h5py.File(path) as f:
+            f.visititems(lambda name, obj: found.__setitem__(name, hashlib.sha256(obj[()].tobytes()).hexdigest())
+                         if isinstance(obj, h5py.Dataset) else None)
+        return found
+
+    model = shutil.copyfile(trained_model, tmp_path / "m.h5")
+    before = read_metadata(model)
+    update_metadata(model, {"temperature": 0.5, "confidence_threshold": 0.99})
+    assert read_metadata(model) == {**before, "temperature": 0.5, "confidence_threshold": 0.99}
+    assert weights(model) == weights(trained_model) and weights(model)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.h5"]  # no temporary file left behind
