@@ -6,7 +6,9 @@
 1. The real development set (``../shared/data/realdigits``: photos, drawings, small crops, pen
    renders from outside sources): accuracy overall, per kind and per source, the confusion matrix,
    false "no digit found" refusals, misses at >= 90% confidence, how many misses and correct answers
-   are flagged uncertain, expected calibration error, median preprocessing time, and every miss;
+   are flagged uncertain, expected calibration error and a reliability table before calibration
+   (the network's own probabilities, T=1) and as shown (the model's temperature), median
+   preprocessing time, and every miss;
    then the same images changed as people's own come (``VARIANTS``): cropped to the ink, with and
    without a little margin; inside a black or a white frame; with a dark band down one side; with
    salt and pepper specks; circled; underlined.
@@ -35,6 +37,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tui.core.calibration import apply_temperature, expected_calibration_error, reliability_table  # noqa: E402
 from tui.core.data import load_mnist  # noqa: E402
 from tui.core.errors import ImageError  # noqa: E402
 from tui.core.images import open_image, to_grayscale  # noqa: E402
@@ -60,16 +63,12 @@ VARIANTS = {
 }
 
 
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
-    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by the bin's share."""
-    conf, right = probs.max(1), probs.argmax(1) == labels
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (conf > lo) & (conf <= hi)
-        if inside.any():
-            total += inside.mean() * abs(right[inside].mean() - conf[inside].mean())
-    return float(total)
+def print_reliability(title: str, table: list[dict], ece: float) -> None:
+    """One reliability table: per bin of shown confidence, how many answers and how often right."""
+    print(f"  {title}: ECE {ece:.4f}")
+    print(f"    {'shown':>11} {'n':>5} {'mean conf':>10} {'accuracy':>9}")
+    for r in table:
+        print(f"    {r['low']:>4.0%}-{r['high']:<5.0%} {r['count']:>5} {r['confidence']:>10.1%} {r['accuracy']:>9.1%}")
 
 
 def real_set(predictor: Predictor, folder: Path, variant=None) -> dict:
@@ -88,7 +87,9 @@ def real_set(predictor: Predictor, folder: Path, variant=None) -> dict:
             inputs.append(None)
             refused.append({"file": row["file"], "reason": str(exc)})
         times.append(time.perf_counter() - start)
-    probs = predictor.predict_arrays(np.stack([x if x is not None else np.zeros((28, 28), "float32") for x in inputs]))
+    raw = predictor.predict_arrays(np.stack([x if x is not None else np.zeros((28, 28), "float32") for x in inputs]),
+                                   calibrated=False)
+    probs = apply_temperature(raw, predictor.temperature)
     labels = np.array([int(r["label"]) for r in rows])
     answer = probs.argmax(1)
     ok = (answer == labels) & np.array([x is not None for x in inputs])
@@ -109,7 +110,8 @@ def real_set(predictor: Predictor, folder: Path, variant=None) -> dict:
         "misses_at_90": sum(1 for m in misses if m["confidence"] >= 0.9),
         "misses_flagged": float(np.mean([m["uncertain"] for m in misses])) if misses else None,
         "correct_flagged": float(flags[ok].mean()) if ok.any() else None,
-        "ece": expected_calibration_error(probs, labels),
+        "ece": expected_calibration_error(probs, labels), "reliability": reliability_table(probs, labels),
+        "ece_uncalibrated": expected_calibration_error(raw, labels), "reliability_uncalibrated": reliability_table(raw, labels),
         "median_preprocess_ms": float(np.median(times) * 1000), "misses": misses,
     }
 
@@ -194,6 +196,8 @@ def main() -> int:
         print(f"  uncertain flags: {flagged if flagged is None else f'{flagged:.0%}'} of misses, "
               f"{real['correct_flagged']:.1%} of correct answers (threshold {predictor.threshold:.2f}); "
               f"ECE {real['ece']:.4f}")
+        print_reliability("reliability before calibration (T=1)", real["reliability_uncalibrated"], real["ece_uncalibrated"])
+        print_reliability(f"reliability as shown (T={predictor.temperature:g})", real["reliability"], real["ece"])
         print("  worst sources: " + ", ".join(f"{s} {r['accuracy']:.0%}" for s, r in
                                               sorted(real["per_source"].items(), key=lambda kv: kv[1]["accuracy"])[:5]))
         print("  confusion (rows: truth 0-9, columns: answer 0-9):")

@@ -66,7 +66,7 @@ def images(tmp_path, mnist):
 def test_predict_flags_non_digits_reads_truncated_files_and_uses_digitrec_model(cli_env, trained_model, images,
                                                                                  tmp_path):
     """README: non-digits are predicted but flagged uncertain; a truncated PNG or JPEG: what can be
-    decoded is predicted, otherwise one line; DIGITREC_MODEL names the model (no models/ here)."""
+    decoded is predicted and flagged as such, otherwise one line; DIGITREC_MODEL names the model (no models/ here)."""
     env = {**cli_env, "DIGITREC_MODEL": str(trained_model)}
     names = ["seven.png", "mesh.png", "cut.png", "cut.jpg", "hopeless.png"]
     proc = run_cli("predict", *[str(images / n) for n in names], "--json", env=env, cwd=tmp_path)
@@ -75,8 +75,9 @@ def test_predict_flags_non_digits_reads_truncated_files_and_uses_digitrec_model(
     assert list(rows) == names
     assert rows["seven.png"]["digit"] == 7 and rows["seven.png"]["uncertain"] is False
     assert rows["mesh.png"]["uncertain"] is True and "does not look like" in rows["mesh.png"]["reason"]
-    for cut in ("cut.png", "cut.jpg"):
+    for cut in ("cut.png", "cut.jpg"):  # the missing part could make it another digit: it says so
         assert rows[cut]["digit"] == 7 and "error" not in rows[cut], rows[cut]
+        assert rows[cut]["uncertain"] is True and rows[cut]["reason"] == "predicted from part of a truncated image"
     assert "is truncated or damaged" in rows["hopeless.png"]["error"] and "re-save" in rows["hopeless.png"]["error"]
 
     text = run_cli("predict", str(images / "seven.png"), str(images / "mesh.png"), "--blocks", env=env,

@@ -231,7 +231,14 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
     )
     from tui.core.tf import import_tf  # noqa: PLC0415
     from tui.core.tensorboard import SummaryLog  # noqa: PLC0415
-    from tui.core.train import Cancelled, TrainResult, _make_callback, publish_model, write_runtime_file  # noqa: PLC0415
+    from tui.core.train import (  # noqa: PLC0415
+        Cancelled,
+        TrainResult,
+        _make_callback,
+        calibrate,
+        publish_model,
+        write_runtime_file,
+    )
 
     cfg = settings.train_config()
     check_output_writable(output)
@@ -290,8 +297,12 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
                   verbose=0)
     train_seconds = time.monotonic() - fit_started
     after = {"held_out": accuracy(predictor, x_held, y_held), "mnist": accuracy(predictor, x_test, y_test)}
+    # Enough held-out images of your own refit the temperature; fewer would only add noise to it, and
+    # the base's still describes the same network, nudged (as its threshold does).
+    calibration = calibrate(model, x_held, y_held) or (
+        {"temperature": predictor.temperature} if predictor.temperature != 1.0 else {})
     final = save_model(model, run_dir / runs.FINAL_MODEL, {
-        **meta, "epochs_run": cfg.epochs, "training_seconds": round(train_seconds, 2), "date": time.strftime("%Y-%m-%d"),
+        **meta, **calibration, "epochs_run": cfg.epochs, "training_seconds": round(train_seconds, 2), "date": time.strftime("%Y-%m-%d"),
         "test_accuracy": round(after["mnist"], 6), "held_out_before": before["held_out"],
         "held_out_after": after["held_out"], "test_accuracy_before": round(before["mnist"], 6)})
     if flag.is_set():

@@ -110,15 +110,19 @@ def open_image(path: str | os.PathLike) -> Image.Image:
                 if width * height > MAX_PIXELS:
                     raise ImageError(_too_large(path, width, height))
                 img.seek(0)
+                truncated = False
                 try:
                     with _DECODE_LOCK:
                         img.load()
                 except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError):
-                    img = _decodable_part(path)  # a truncated file: predict what can be decoded
+                    img, truncated = _decodable_part(path), True  # a truncated file: predict what can be decoded
                 try:
-                    return ImageOps.exif_transpose(img)
+                    out = ImageOps.exif_transpose(img)
                 except Exception:  # a damaged EXIF block should not cost the user the picture
-                    return img.copy()
+                    out = img.copy()
+                if truncated:
+                    out.info[TRUNCATED] = True
+                return out
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -135,6 +139,15 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
         # Pillow reports damaged data with any of these, e.g. "image file is truncated".
         raise ImageError(f"{path} is truncated or damaged ({_reason(exc)}); re-save or re-export the image") from None
+
+
+# The key in a decoded image's ``info`` that says it is only the decodable part of a truncated file.
+TRUNCATED = "digitrec_truncated"
+
+
+def is_truncated(img: Image.Image) -> bool:
+    """Whether ``open_image`` gave only the decodable part of a truncated file."""
+    return bool(img.info.get(TRUNCATED))
 
 
 # Pillow decodes truncated data only while its module-wide LOAD_TRUNCATED_IMAGES is set. We set it

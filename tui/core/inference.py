@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tui.core.calibration import apply_temperature, model_temperature
 from tui.core.errors import DigitrecError, ImageError
 from tui.core.modelfile import default_model_path, read_metadata
 
@@ -59,9 +60,15 @@ class Prediction:
         }
 
 
+TRUNCATED_REASON = "predicted from part of a truncated image"
+
+
 def judge(probabilities: np.ndarray, input28: np.ndarray | None,
-          threshold: float = CONFIDENCE_THRESHOLD) -> tuple[bool, str | None]:
-    """Whether to flag a prediction as uncertain, and why (``threshold``: see confidence_threshold)."""
+          threshold: float = CONFIDENCE_THRESHOLD, truncated: bool = False) -> tuple[bool, str | None]:
+    """Whether to flag a prediction as uncertain, and why (``threshold``: see confidence_threshold;
+    ``truncated``: the input was prepared from the decodable part of a truncated file)."""
+    if truncated:  # the missing part may hold what makes it another digit, however sure the model is
+        return True, TRUNCATED_REASON
     if input28 is not None:
         from tui.core.preprocess import looks_like_digit  # noqa: PLC0415
 
@@ -145,24 +152,29 @@ class Predictor:
         else:
             self.engine, self.metadata = open_engine(self.model_path, runtime, notify)
         self.threshold = confidence_threshold(self.metadata)
+        # Every probability this predictor gives is calibrated by the model's own temperature
+        # (tui/core/calibration.py), whichever runtime answered; 1 leaves them as the network gave them.
+        self.temperature = model_temperature(self.metadata)
 
     @property
     def runtime(self) -> str:
         """Which runtime answers: ``LiteRT`` or ``TensorFlow``."""
         return self.engine.name
 
-    def predict_arrays(self, inputs: np.ndarray, batch_size: int = 2048) -> np.ndarray:
-        """Probabilities (N, 10) for inputs of shape (N, 28, 28) uint8 or float in [0, 1]."""
+    def predict_arrays(self, inputs: np.ndarray, batch_size: int = 2048, calibrated: bool = True) -> np.ndarray:
+        """Probabilities (N, 10) for inputs of shape (N, 28, 28) uint8 or float in [0, 1], calibrated
+        by the model's temperature unless ``calibrated`` is false (then as the network gives them)."""
         from tui.core.pipeline import to_model_input  # noqa: PLC0415
 
-        return self.engine.predict(to_model_input(inputs), batch_size)
+        probs = self.engine.predict(to_model_input(inputs), batch_size)
+        return apply_temperature(probs, self.temperature) if calibrated else probs
 
     def predict_input(self, input28: np.ndarray, path: str | None = None, gray: np.ndarray | None = None) -> Prediction:
         probs = self.predict_arrays(np.asarray(input28, dtype="float32")[None])[0]
         return self._prediction(path, probs, input28, gray)
 
-    def _prediction(self, path, probs, input28, gray) -> Prediction:
-        uncertain, reason = judge(probs, input28, self.threshold)
+    def _prediction(self, path, probs, input28, gray, truncated: bool = False) -> Prediction:
+        uncertain, reason = judge(probs, input28, self.threshold, truncated)
         digit = int(np.argmax(probs))
         return Prediction(
             path=path, digit=digit, confidence=float(probs[digit]), probabilities=[float(p) for p in probs],
@@ -223,7 +235,7 @@ class Predictor:
         if ready:
             probs = self.predict_arrays(np.stack([pre.input28 for _, pre in ready]))
             for (index, pre), p in zip(ready, probs):
-                results[index] = self._prediction(str(pre.path), p, pre.input28, pre.gray)
+                results[index] = self._prediction(str(pre.path), p, pre.input28, pre.gray, pre.truncated)
         return results
 
 

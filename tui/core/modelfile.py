@@ -259,6 +259,29 @@ def save_model(model, path: str | os.PathLike, metadata: dict[str, Any]) -> Path
     return path
 
 
+def update_metadata(path: str | os.PathLike, changes: dict[str, Any]) -> Path:
+    """Merge ``changes`` into the digitrec metadata of the model at ``path``, atomically: a copy is
+    changed with h5py and renamed over it. Only attributes change; the weights are not rewritten."""
+    import shutil  # noqa: PLC0415
+
+    import h5py  # noqa: PLC0415
+
+    path = Path(path)
+    meta = {**read_metadata(path), **changes}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.h5")
+    try:
+        shutil.copyfile(path, tmp)
+        with h5py.File(tmp, "a") as f:
+            f.attrs[META_ATTR] = json.dumps(meta, default=str)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelFileError(f"could not update the metadata of {path} ({exc.strerror or exc}); the file is untouched") from None
+    return path
+
+
 def check_output_writable(path: str | os.PathLike) -> None:
     """Refuse, before any training, an output model path that could not be written at the end."""
     import tempfile  # noqa: PLC0415

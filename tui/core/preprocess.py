@@ -39,7 +39,7 @@ from PIL import Image
 from scipy import ndimage
 
 from tui.core.errors import ImageError
-from tui.core.images import open_image, to_grayscale
+from tui.core.images import is_truncated, open_image, to_grayscale
 
 SIZE = 28
 BOX = 20
@@ -112,6 +112,7 @@ class Preprocessed:
     input28: np.ndarray
     gray: np.ndarray | None
     path: Path
+    truncated: bool = False  # prepared from the decodable part of a truncated file
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,11 @@ def preprocess_path(path: str | os.PathLike, preview: bool = True) -> Preprocess
     ``preview=False`` leaves out the small copy of the source (``gray`` is None).
     """
     path = Path(path)
-    gray = to_grayscale(open_image(path))
+    img = open_image(path)
+    gray = to_grayscale(img)
     input28 = preprocess_gray(gray)
-    return Preprocessed(input28=input28, gray=_shrink(gray, PREVIEW_SIDE) if preview else None, path=path)
+    return Preprocessed(input28=input28, gray=_shrink(gray, PREVIEW_SIDE) if preview else None, path=path,
+                        truncated=is_truncated(img))
 
 
 def preprocess_image(img: Image.Image) -> np.ndarray:

@@ -32,6 +32,10 @@ from tui.core.modelfile import check_output_writable, default_output, save_model
 from tui.core.tensorboard import SummaryLog
 
 BATCH_EVENTS_PER_SECOND = 4
+# The fewest validation images a temperature is fitted on. A few hundred a small model gets all
+# right would push the fit to its bound (the likelihood only grows as it sharpens); below this the
+# model's probabilities are shown as they are.
+CALIBRATION_MIN_IMAGES = 500
 Reporter = Callable[[dict[str, Any]], None]
 
 
@@ -302,6 +306,19 @@ def write_runtime_file(model, output: Path, log: Callable[[str], None]) -> None:
         log(f"could not write the runtime file for {output} ({first_line(exc)}); it is rebuilt on first use")
 
 
+def calibrate(model, x_val: np.ndarray, y_val: np.ndarray) -> dict[str, Any]:
+    """The metadata that makes the model's confidence honest: the temperature fitted on the run's
+    own validation split (``temperature``, ``temperature_fitted_on``), or nothing when the split is
+    smaller than CALIBRATION_MIN_IMAGES (the model's probabilities are then shown as they are)."""
+    from tui.core import pipeline  # noqa: PLC0415
+    from tui.core.calibration import fit_temperature  # noqa: PLC0415
+
+    if len(x_val) < CALIBRATION_MIN_IMAGES:
+        return {}
+    probs = model.predict(pipeline.to_model_input(x_val), batch_size=1024, verbose=0)
+    return {"temperature": fit_temperature(probs, y_val), "temperature_fitted_on": f"{len(x_val)} validation images"}
+
+
 def resume_point(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], int]:
     """Config, stored options and last finished epoch of a run that can be resumed."""
     import json  # noqa: PLC0415
@@ -528,6 +545,11 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
                 meta["batch_norm_recalibrated_on"] = len(sample)
                 note = (f"short run ({cfg.epochs * steps} steps): " if short else "") + \
                     f"batch-norm statistics re-estimated on {len(sample):,} training images"
+    calibration = calibrate(model, x_val, y_val)
+    if calibration:
+        meta.update(calibration)
+        log(f"confidence calibrated: temperature {calibration['temperature']} fitted on "
+            f"{calibration['temperature_fitted_on']}")
     test_acc = test_loss = None
     if evaluate_test:
         # Reported in the metadata only; nothing is chosen by it.
