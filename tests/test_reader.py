@@ -285,3 +285,51 @@ def test_read_command_reads_whole_numbers_and_refuses_a_missing_reader(tiny_read
     segmented = run_cli("predict", "--number", image, "--json", env={**cli_env, "DIGITREC_READER": str(tmp_path / "x.h5")},
                         check_rc=0)
     assert json.loads(segmented.stdout.splitlines()[0])["method"] == "segment"
+
+
+def _shipped_reader():
+    if not SHIPPED_READER.is_file():
+        pytest.fail(f"{SHIPPED_READER} is missing: the number reader ships beside the digit model")
+    from tui.core.reader import NumberReader
+
+    return NumberReader(SHIPPED_READER)
+
+
+# Whole-number accuracy of the shipped reader on the development set, measured with
+# bench/read_numbers.py (BENCHMARKS.md, "Reading numbers"); the floor leaves room for LiteRT builds.
+DEV_FLOOR = 0.75
+
+
+def test_the_shipped_reader_reads_the_real_development_set_above_its_floor():
+    items = _dev_set()
+    reader = _shipped_reader()
+    right = sum(reader.read_path(path).text == label for path, label in items)
+    assert right / len(items) >= DEV_FLOOR, f"{right}/{len(items)} = {right / len(items):.1%}"
+
+
+@pytest.mark.parametrize("name, number", [
+    ("20000_orand_1.jpg", "20000"),  # 20.000: a thousands point
+    ("2695_orand_1.jpg", "2695"),  # 2,695: a thousands comma
+    ("10000_orand_1.jpg", "10000"),  # 10000= : an end mark
+    ("5000_orand_4.jpg", "5000"),  # 5.000- : both
+    ("127_orand_1.jpg", "127"),  # 127. : a full stop
+])
+def test_marks_that_are_not_digits_are_read_as_nothing(name, number):
+    path = REALNUMBERS / "images" / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not here (the real development set lives in ../shared)")
+    reading = _shipped_reader().read_path(path)
+    assert reading.text == number
+
+
+def test_an_underlined_number_reads_as_the_number():
+    from tui.core.images import open_image, to_grayscale
+
+    path = REALNUMBERS / "images" / "127_orand_1.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} is not here (the real development set lives in ../shared)")
+    gray = to_grayscale(open_image(path))
+    h, w = gray.shape
+    underlined = np.vstack([gray, np.ones((h // 3, w), dtype=gray.dtype)])
+    underlined[h + 2:h + 5, w // 20:w - w // 20] = 0.15  # a pen line under the whole amount
+    assert _shipped_reader().read_gray(underlined).text == "127"

@@ -146,3 +146,29 @@ def beam_decode(probs: np.ndarray, width: int = 8) -> Decoded:
         digits.append(DigitRead(int(d), float(probs[peak, d]), [float(x) for x in ten], (peak, peak + 1)))
         column = peak + 1
     return Decoded(digits, probability)
+
+
+def consensus_decode(columns: list[np.ndarray], width: int = 8) -> tuple[Decoded, int]:
+    """One number from several readings of the same line (the line at a few widths): each reading
+    proposes its beam-search answer, and the answer with the highest probability averaged over
+    all readings wins. Returns it, decoded in the reading that likes it best, and that reading's index."""
+    proposals = {}
+    for i, probs in enumerate(columns):
+        decoded = beam_decode(probs, width)
+        proposals.setdefault(decoded.text, (i, decoded))
+    best_text, best_score, best = "", -1.0, (0, None)
+    for text, (i, decoded) in proposals.items():
+        label = [int(c) for c in text]
+        scores = [sequence_probability(p, label) for p in columns]
+        score = float(np.mean(scores))
+        if score > best_score:
+            where = int(np.argmax(scores))
+            best_text, best_score, best = text, score, (where, decoded if where == i else None)
+    where, decoded = best
+    if decoded is None:
+        decoded = beam_decode(columns[where], width)
+        if decoded.text != best_text:  # the answer is another reading's: lay it on this one's best path
+            decoded = proposals[best_text][1]
+            where = proposals[best_text][0]
+    decoded = Decoded(decoded.digits, best_score)
+    return decoded, where

@@ -61,10 +61,11 @@ def writing_box(ink: np.ndarray) -> tuple[int, int, int, int]:
             min(ink.shape[0], bottom + margin), min(ink.shape[1], right + margin))
 
 
-def fit_line(ink: np.ndarray, height: int = LINE_HEIGHT, width: int = LINE_WIDTH) -> np.ndarray:
-    """Scale ink (h, w) to ``height`` rows keeping its aspect, squeezed to ``width`` if wider, centred."""
+def fit_line(ink: np.ndarray, height: int = LINE_HEIGHT, width: int = LINE_WIDTH, stretch: float = 1.0) -> np.ndarray:
+    """Scale ink (h, w) to ``height`` rows keeping its aspect (times ``stretch`` across), squeezed
+    to ``width`` if wider, centred."""
     h, w = ink.shape
-    new_w = max(1, min(width, int(round(w * height / max(h, 1)))))
+    new_w = max(1, min(width, int(round(w * height / max(h, 1) * stretch))))
     img = Image.fromarray(np.clip(ink * 255.0, 0, 255).astype(np.uint8))
     scaled = np.asarray(img.resize((new_w, height), Image.Resampling.BILINEAR if min(h, w) < height
                                    else Image.Resampling.BOX), dtype=np.float32) / 255.0
@@ -76,6 +77,12 @@ def fit_line(ink: np.ndarray, height: int = LINE_HEIGHT, width: int = LINE_WIDTH
 
 def normalise_line(gray: np.ndarray) -> np.ndarray:
     """Grayscale (H, W) in [0, 1] to the reader's input: (LINE_HEIGHT, LINE_WIDTH) float32 ink."""
+    return normalise_lines(gray, (1.0,))[0]
+
+
+def normalise_lines(gray: np.ndarray, stretches: tuple[float, ...]) -> np.ndarray:
+    """The line at several widths (``stretches`` of its natural aspect): (len(stretches), H, W)."""
     ink = ink_map(gray)
     top, left, bottom, right = writing_box(ink)
-    return fit_line(ink[top:bottom, left:right])
+    crop = ink[top:bottom, left:right]
+    return np.stack([fit_line(crop, stretch=s) for s in stretches])

@@ -22,14 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from tui.core.ctc import Decoded, beam_decode
-from tui.core.lines import normalise_line
+from tui.core.ctc import Decoded, consensus_decode
+from tui.core.lines import normalise_lines
 
 # Defaults for models whose metadata does not carry their own (see the module's docstring).
 NUMBER_THRESHOLD = 0.8
 DIGIT_THRESHOLD = 0.8
 COLUMN = 4  # pixels of the line per output column
 BEAM_WIDTH = 8  # prefixes kept by the CTC beam search (tui/core/ctc.py)
+# The widths the line is read at, as shares of its natural aspect (see read_gray).
+STRETCHES = tuple(float(s) for s in os.environ.get("DIGITREC_READER_STRETCHES", "1.0,0.85,1.15").split(","))
 
 
 def _threshold(metadata: dict[str, Any], key: str, default: float) -> float:
@@ -61,9 +63,12 @@ class NumberReader:
         return self.engine.predict(np.asarray(lines, dtype=np.float32)[..., None])
 
     def read_gray(self, gray: np.ndarray, path: str = "") -> Any:
-        """Read the number in a grayscale image (H, W) in [0, 1]."""
-        line = normalise_line(gray)
-        return self.reading(path, line, beam_decode(self.columns(line[None])[0], BEAM_WIDTH))
+        """Read the number in a grayscale image (H, W) in [0, 1]: the line at each of
+        ``STRETCHES`` is read, and the number they agree on most wins (ctc.consensus_decode)."""
+        lines = normalise_lines(gray, STRETCHES)
+        columns = self.columns(lines)
+        decoded, where = consensus_decode(list(columns), BEAM_WIDTH)
+        return self.reading(path, lines[where], decoded)
 
     def read_path(self, path: str | os.PathLike) -> Any:
         from tui.core.images import open_image, to_grayscale  # noqa: PLC0415
