@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -312,6 +313,36 @@ def test_evaluate_cross_check_reports_agreement(mnist_path):
     check = report["cross_check"]
     assert check["other"] == "TensorFlow" and check["n"] == 10000
     assert check["digits_differ"] == 0 and check["max_abs_difference"] <= TOLERANCE
+
+
+def _lying_runtime_file(model: Path) -> bytes:
+    """A runtime file recorded as made from ``model`` (its checksum matches, so it counts as current)
+    whose network is another one: an untrained dense layer, whose digits differ from the .h5's."""
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    other = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))
+    return runtime.convert(other, model, metadata=_record(runtime.runtime_path(SHIPPED))["metadata"])
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_evaluate_cross_check_exits_1_when_digits_differ(tmp_path, mnist_path, as_json):
+    """The README: `--cross-check` exits 1 if any predicted digit differs, with `--json` too."""
+    model = tmp_path / "m.h5"
+    shutil.copy(SHIPPED, model)
+    runtime.runtime_path(model).write_bytes(_lying_runtime_file(model))
+    assert runtime.runtime_state(model)[0] == "current"  # used as it is, never rebuilt from the .h5
+    proc = run_cli("evaluate", "--model", str(model), *(["--json"] if as_json else []), "--worst", "0",
+                   "--cross-check", cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
+    if as_json:
+        check = json.loads(proc.stdout)["cross_check"]
+        assert (check["runtime"], check["other"], check["n"]) == ("LiteRT", "TensorFlow", 10000)
+        assert check["digits_differ"] > 1000 and check["max_abs_difference"] > 0.5
+    else:
+        assert re.search(r"cross-check against TensorFlow: .*, [1-9][\d,]* of 10000 predicted digits differ", proc.stdout)
 
 
 def test_models_lists_each_model_with_its_runtime_file(tmp_path):
