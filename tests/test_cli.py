@@ -45,6 +45,28 @@ def test_train_command_records_a_run_and_writes_the_model(cli_env, tmp_path):
     assert "epoch 1/1" in watched and "done in" in watched
 
 
+def test_train_flags_reach_the_run(cli_env, tmp_path):
+    """Each `train` setting given on the command line is the one the run records and trains with."""
+    out = tmp_path / "flags.h5"
+    run_cli("train", "--preset", "classic", "--epochs", "1", "--subset", "600", "--no-test", "--output", str(out),
+            "--batch-size", "64", "--seed", "7", "--augment-shift", "2", "--label-smoothing", "0.05",
+            "--lr-schedule", "cosine", "--validation-split", "0.2", "--precision", "bfloat16",
+            env=cli_env, check_rc=0)
+    (config,) = (tmp_path / "runs").glob("*/config.json")
+    run_dir = config.parent
+    train = json.loads(config.read_text())["train"]
+    assert {k: train[k] for k in ("preset", "epochs", "train_subset", "batch_size", "seed", "augment_shift",
+                                  "label_smoothing", "lr_schedule", "validation_split", "precision")} == {
+        "preset": "classic", "epochs": 1, "train_subset": 600, "batch_size": 64, "seed": 7, "augment_shift": 2,
+        "label_smoothing": 0.05, "lr_schedule": "cosine", "validation_split": 0.2, "precision": "bfloat16"}
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    # 600 images less a fifth for validation, in batches of 64: the split and batch size were used, not stored only.
+    assert (events[0]["train_size"], events[0]["val_size"], events[0]["steps_per_epoch"]) == (480, 120, 8)
+    (epoch,) = [e for e in events if e["type"] == "epoch"]
+    assert epoch["learning_rate"] < 1e-4  # cosine has decayed from 1e-3 by the end; constant would still be at 1e-3
+    assert out.exists()
+
+
 def test_watch_follows_a_live_run_from_another_process(cli_env, tmp_path):
     train = subprocess.Popen([sys.executable, "-m", "tui", "train", "--preset", "classic", "--epochs", "2",
                               "--subset", "6000", "--output", str(tmp_path / "w.h5"), "--no-test"],
