@@ -76,7 +76,7 @@ def test_watch_follows_a_live_run_from_another_process(cli_env, tmp_path):
     while not list(runs_dir.glob("*/events.jsonl")) and time.monotonic() < deadline:
         time.sleep(0.1)
     watched = run_cli("watch", env=cli_env, timeout=120)
-    train.wait(timeout=120)
+    assert train.wait(timeout=120) == 0, "the training that was watched must itself succeed"
     assert watched.returncode == 0, watched.stderr
     assert "epoch 1/2" in watched.stdout and "epoch 2/2" in watched.stdout and "done in" in watched.stdout
 
@@ -168,16 +168,18 @@ def test_models_lists_metadata(cli_env, trained_model, tmp_path):
 def test_bad_inputs_get_one_line_errors(cli_env, tmp_path):
     bad_model = tmp_path / "bad.h5"
     bad_model.write_text("x")
+    output = str(tmp_path / "out.h5")  # never the shipped model, should a refusal stop refusing
     cases = [
         ("predict", "x.png", "--model", str(bad_model)),
         ("evaluate", "--model", str(tmp_path / "none.h5")),
-        ("train", "--data", str(tmp_path / "none.npz"), "--epochs", "1"),
+        ("train", "--data", str(tmp_path / "none.npz"), "--epochs", "1", "--output", output),
         ("watch", "no-such-run"),
-        ("train", "--preset", "turbo"),
+        ("train", "--preset", "turbo", "--output", output),
     ]
     for args in cases:
         proc = run_cli(*args, env=cli_env)
-        assert proc.returncode != 0, args
+        assert proc.returncode == 1, (args, proc.returncode, proc.stderr)
+        assert not os.path.exists(output), args
         assert "Traceback" not in proc.stderr, args
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert lines and lines[-1].startswith("digitrec"), (args, proc.stderr)
