@@ -367,7 +367,7 @@ def test_models_lists_each_model_with_its_runtime_file(tmp_path):
 def test_export_writes_each_format_that_loads_back(tmp_path, mnist):
     from tui.core.tf import import_tf
 
-    _, keras = import_tf()
+    tf, keras = import_tf()
     model = tmp_path / "m.h5"
     shutil.copy(SHIPPED, model)
     proc = run_cli("export", str(model), cwd=tmp_path, check_rc=0)
@@ -380,8 +380,17 @@ def test_export_writes_each_format_that_loads_back(tmp_path, mnist):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files were left behind"
     x = mnist.x_test[:50].astype("float32")[..., None] / 255.0
     reloaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
-    reference = Predictor(model, runtime="tensorflow").predict_arrays(mnist.x_test[:50])
+    # The exports hold the network as it is: its own probabilities, before the temperature digitrec's
+    # Predictor applies (README, calibration); the digits are the same either way.
+    reference = Predictor(model, runtime="tensorflow").predict_arrays(mnist.x_test[:50], calibrated=False)
     assert float(np.max(np.abs(np.asarray(reloaded(x, training=False)) - reference))) <= TOLERANCE
+    # The SavedModel is for TensorFlow Serving and the like: TensorFlow alone loads it (no Keras, no
+    # digitrec), and it gives the .h5's digits on the same images.
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    served_probabilities = np.asarray(served.signatures["serving_default"](tf.constant(x)).popitem()[1])
+    assert served_probabilities.shape == (50, 10)
+    assert np.array_equal(served_probabilities.argmax(axis=1), reference.argmax(axis=1))
+    assert float(np.max(np.abs(served_probabilities - reference))) <= TOLERANCE
 
 
 def test_export_refuses_an_unsafe_model_and_writes_nothing(tmp_path):
