@@ -214,7 +214,8 @@ async def test_a_run_started_from_the_app_outlives_the_app(workdir):
         # (the app's) never reaches it.
         assert os.getsid(pid) != os.getsid(0)
         after_exit = runs.read_events(run_dir)[-1]["time"]
-        _wait(lambda: [e for e in runs.read_events(run_dir) if e["time"] > after_exit and e["type"] in ("batch", "epoch")],
+        _wait(lambda: [e for e in runs.read_events(run_dir)
+                       if e["time"] > after_exit and e["type"] in ("batch", "epoch")],
               60, "the run to record progress after the app exited")
         assert runs.summarise(run_dir).status == "running"
         launch.stop_run(run_dir)

@@ -559,8 +559,8 @@ def cmd_evaluate(args) -> int:
     else:
         print(format_report(report, args.worst))
         if check:
-            print(f"\ncross-check against {check['other']}: largest probability difference {check['max_abs_difference']:.1e}, "
-                  f"{check['digits_differ']} of {check['n']} predicted digits differ")
+            print(f"\ncross-check against {check['other']}: largest probability difference "
+                  f"{check['max_abs_difference']:.1e}, {check['digits_differ']} of {check['n']} predicted digits differ")
     return EXIT_OK if not check or check["digits_differ"] == 0 else EXIT_FAIL  # the same code with or without --json
 
 
