@@ -37,6 +37,11 @@ async def open_runs_table(pilot, rows: int) -> RunsTable:
     return table
 
 
+def notices(app) -> list[tuple[str, str]]:
+    """The toasts on screen now, as (severity, message)."""
+    return [(n.severity, n.message) for n in app._notifications]
+
+
 def compare_screen_text(screen: CompareScreen) -> str:
     return "\n".join(plain_text(w.content) for w in screen.query(Static))
 
@@ -108,10 +113,15 @@ async def test_at_most_six_runs_can_be_marked_and_marks_survive_a_refresh(workdi
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         table = await open_runs_table(pilot, 7)
-        await pilot.press("c")  # nothing marked yet
+        await pilot.press("c")  # nothing marked yet: says how, compares nothing
+        await pilot.pause()
+        assert ("warning", "mark 2 to 6 runs with space, then press c") in notices(app)
+        assert not isinstance(app.screen, CompareScreen)
         for _ in range(7):
             await pilot.press("space", "down")
         assert len(table.marked) == 6
+        await pilot.pause()
+        assert ("warning", "at most 6 runs can be compared; unmark one first (space)") in notices(app)
         await type_command(pilot, "runs")  # refreshes the table
         await settle(pilot, lambda: "compares runs" in last_text(app))
         await pilot.pause()

@@ -6,21 +6,24 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 from textual.widgets import DataTable, Static
 
-from test_app import last_text, make_app, settle, type_command
+from test_app import last_text, make_app, settle, type_command, workdir  # noqa: F401 - workdir is a fixture
 from test_render import shows_drawing
+from tui.app.screens.confirm import QuitScreen
 from tui.app.widgets.evaluate_panel import MistakeBrowser
 from tui.app.widgets.number import COMPACT_ART, FULL_ART, NumberView, digit_art
 from tui.app.widgets.plots import MetricPlot
 from tui.app.widgets.prediction import PredictionView
-from tui.core import runs
+from tui.core import launch, runs
 from tui.core.render import ascii_digit
 
 pytestmark = pytest.mark.slow
@@ -180,6 +183,52 @@ async def test_training_from_the_app_shows_progress_and_finishes(project):
         await settle(pilot, lambda: "finished" in last_text(app))
         assert app.query_one("#accuracy-plot", MetricPlot).val  # the epoch's validation point
         assert len(runs.list_runs()) == 1
+
+
+def _wait(until, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (value := until()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+    return value
+
+
+async def test_a_run_started_from_the_app_outlives_the_app(workdir):
+    """README: quitting while a run trains asks whether to stop it or leave it running; a dropped
+    SSH connection leaves it running. Left running, the run goes on training once the app is gone."""
+    app = make_app()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await type_command(pilot, "train preset=classic subset=12000 epochs=20 output=models/outlives.h5")
+        await settle(pilot, lambda: "started run" in last_text(app), timeout=30)
+        panel = app.train_panel
+        await settle(pilot, lambda: panel.state.status == "running" and panel.state.step > 0, timeout=120)
+        run_dir = panel.state.path
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, QuitScreen))
+        await pilot.press("l")  # leave it running
+    pid = int((run_dir / runs.PID_FILE).read_text())
+    try:
+        assert runs.pid_alive(pid), "the training process ended with the app"
+        # Its own session: the hang-up a closing terminal or a dropped SSH connection sends its session
+        # (the app's) never reaches it.
+        assert os.getsid(pid) != os.getsid(0)
+        after_exit = runs.read_events(run_dir)[-1]["time"]
+        _wait(lambda: [e for e in runs.read_events(run_dir)
+                       if e["time"] > after_exit and e["type"] in ("batch", "epoch")],
+              60, "the run to record progress after the app exited")
+        assert runs.summarise(run_dir).status == "running"
+        launch.stop_run(run_dir)
+        last = _wait(lambda: [e for e in runs.read_events(run_dir) if e["type"] in runs.TERMINAL], 60,
+                     "the run to stop")[-1]
+        assert last["type"] == "cancelled"
+    finally:
+        if runs.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)  # our own child, started by the app in this test
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
 
 
 async def test_attach_to_a_run_started_outside_the_app(project):

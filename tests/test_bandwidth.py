@@ -63,6 +63,13 @@ def test_pace_is_slower_on_request_and_the_cursor_still_over_ssh():
     assert low.plot_seconds > NORMAL.plot_seconds and low.progress_seconds > NORMAL.progress_seconds
 
 
+def test_paces_are_the_ones_the_readme_promises():
+    """README, "Over SSH": plots at most twice a second, progress once a second; with
+    --low-bandwidth plots every 3 s and progress every 5 s (the measured KB/s rest on these)."""
+    assert (NORMAL.plot_seconds, NORMAL.progress_seconds) == (0.5, 1.0)
+    assert (LOW_BANDWIDTH.plot_seconds, LOW_BANDWIDTH.progress_seconds) == (3.0, 5.0)
+
+
 def test_low_bandwidth_parses_before_or_after_app_and_from_the_environment():
     parser = build_parser()
     for argv in (["--low-bandwidth"], ["app", "--low-bandwidth"], ["--low-bandwidth", "app"]):
@@ -79,7 +86,10 @@ async def test_low_bandwidth_app_paces_its_views_and_keeps_the_cursor_still(work
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.pace == LOW_BANDWIDTH
         assert app.train_panel.pace == LOW_BANDWIDTH
-        assert app.query_one("#loss-plot", MetricPlot)._throttle.seconds == LOW_BANDWIDTH.plot_seconds
+        # The README's 3 s and 5 s, as the views use them (not merely whatever LOW_BANDWIDTH holds).
+        assert app.query_one("#loss-plot", MetricPlot)._throttle.seconds == 3.0
+        assert app.query_one("#accuracy-plot", MetricPlot)._throttle.seconds == 3.0
+        assert app.train_panel._progress_pace.seconds == 5.0
         await pilot.press("h", "e")
         assert app.prompt.has_focus and not app.prompt.cursor_blink
 
@@ -110,6 +120,18 @@ async def test_prompt_cursor_blinks_after_a_key_then_rests(workdir, monkeypatch)
         assert app.prompt.cursor_blink
         await settle(pilot, lambda: not app.prompt.cursor_blink)
         assert app.prompt._cursor_visible  # resting means lit, not hidden
+
+
+async def test_prompt_cursor_rests_ten_seconds_after_the_last_key(workdir, monkeypatch):
+    """README: elsewhere than over SSH the cursor stops blinking 10 s after the last key."""
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("h")
+        timer = app.prompt._rest_timer
+        assert app.prompt.cursor_blink and timer is not None and timer._interval == 10.0
+        await pilot.press("e")  # each key starts the 10 s again
+        assert app.prompt._rest_timer is not timer and app.prompt._rest_timer._interval == 10.0
 
 
 # -- plots ------------------------------------------------------------------------------------

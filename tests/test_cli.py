@@ -45,6 +45,28 @@ def test_train_command_records_a_run_and_writes_the_model(cli_env, tmp_path):
     assert "epoch 1/1" in watched and "done in" in watched
 
 
+def test_train_flags_reach_the_run(cli_env, tmp_path):
+    """Each `train` setting given on the command line is the one the run records and trains with."""
+    out = tmp_path / "flags.h5"
+    run_cli("train", "--preset", "classic", "--epochs", "1", "--subset", "600", "--no-test", "--output", str(out),
+            "--batch-size", "64", "--seed", "7", "--augment-shift", "2", "--label-smoothing", "0.05",
+            "--lr-schedule", "cosine", "--validation-split", "0.2", "--precision", "bfloat16",
+            env=cli_env, check_rc=0)
+    (config,) = (tmp_path / "runs").glob("*/config.json")
+    run_dir = config.parent
+    train = json.loads(config.read_text())["train"]
+    assert {k: train[k] for k in ("preset", "epochs", "train_subset", "batch_size", "seed", "augment_shift",
+                                  "label_smoothing", "lr_schedule", "validation_split", "precision")} == {
+        "preset": "classic", "epochs": 1, "train_subset": 600, "batch_size": 64, "seed": 7, "augment_shift": 2,
+        "label_smoothing": 0.05, "lr_schedule": "cosine", "validation_split": 0.2, "precision": "bfloat16"}
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    # 600 images less a fifth for validation, in batches of 64: the split and batch size were used, not stored only.
+    assert (events[0]["train_size"], events[0]["val_size"], events[0]["steps_per_epoch"]) == (480, 120, 8)
+    (epoch,) = [e for e in events if e["type"] == "epoch"]
+    assert epoch["learning_rate"] < 1e-4  # cosine has decayed from 1e-3 by the end; constant would still be at 1e-3
+    assert out.exists()
+
+
 def test_watch_follows_a_live_run_from_another_process(cli_env, tmp_path):
     train = subprocess.Popen([sys.executable, "-m", "tui", "train", "--preset", "classic", "--epochs", "2",
                               "--subset", "6000", "--output", str(tmp_path / "w.h5"), "--no-test"],
@@ -54,7 +76,7 @@ def test_watch_follows_a_live_run_from_another_process(cli_env, tmp_path):
     while not list(runs_dir.glob("*/events.jsonl")) and time.monotonic() < deadline:
         time.sleep(0.1)
     watched = run_cli("watch", env=cli_env, timeout=120)
-    train.wait(timeout=120)
+    assert train.wait(timeout=120) == 0, "the training that was watched must itself succeed"
     assert watched.returncode == 0, watched.stderr
     assert "epoch 1/2" in watched.stdout and "epoch 2/2" in watched.stdout and "done in" in watched.stdout
 
@@ -146,16 +168,18 @@ def test_models_lists_metadata(cli_env, trained_model, tmp_path):
 def test_bad_inputs_get_one_line_errors(cli_env, tmp_path):
     bad_model = tmp_path / "bad.h5"
     bad_model.write_text("x")
+    output = str(tmp_path / "out.h5")  # never the shipped model, should a refusal stop refusing
     cases = [
         ("predict", "x.png", "--model", str(bad_model)),
         ("evaluate", "--model", str(tmp_path / "none.h5")),
-        ("train", "--data", str(tmp_path / "none.npz"), "--epochs", "1"),
+        ("train", "--data", str(tmp_path / "none.npz"), "--epochs", "1", "--output", output),
         ("watch", "no-such-run"),
-        ("train", "--preset", "turbo"),
+        ("train", "--preset", "turbo", "--output", output),
     ]
     for args in cases:
         proc = run_cli(*args, env=cli_env)
-        assert proc.returncode != 0, args
+        assert proc.returncode == 1, (args, proc.returncode, proc.stderr)
+        assert not os.path.exists(output), args
         assert "Traceback" not in proc.stderr, args
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert lines and lines[-1].startswith("digitrec"), (args, proc.stderr)

@@ -175,6 +175,21 @@ def test_a_refused_fine_tune_sorts_as_new_and_says_why_once(tmp_path, cli_env):
     assert f"would delete {older.name}" in pruned.stdout and pruned.stdout.count("would delete") == 1
 
 
+@pytest.mark.parametrize("given, recorded", [((), 0.001), (("--max-mnist-drop", "0.25"), 0.0025)],
+                         ids=["default", "0.25-points"])
+def test_max_mnist_drop_is_given_in_points_and_defaults_to_a_tenth_of_one(tmp_path, cli_env, given, recorded):
+    """README: a fine-tune is refused when MNIST test accuracy falls by more than 0.1 points
+    (`--max-mnist-drop`); the guard compares fractions, so points are divided by 100 on the way in."""
+    base = tmp_path / "base.h5"
+    base.write_bytes(b"x")  # too few images: refused, with its settings recorded, before the model is read
+    run_cli("train", "--finetune", str(make_sevens(tmp_path / "few", n=3)), "--model", str(base), *given,
+            env=cli_env, check_rc=1)
+    (run,) = runs.list_runs(tmp_path / "runs")
+    config = json.loads((run.path / runs.CONFIG).read_text())
+    assert config["finetune"]["max_mnist_drop"] == pytest.approx(recorded, abs=1e-12)
+    assert FinetuneSettings(folder="x", base_model="m.h5").max_mnist_drop == 0.001  # the app's fine-tunes too
+
+
 def _strict(line: str) -> dict:
     def refuse(constant):
         raise ValueError(f"{constant} is not JSON")

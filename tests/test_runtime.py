@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -314,6 +315,37 @@ def test_evaluate_cross_check_reports_agreement(mnist_path):
     assert check["digits_differ"] == 0 and check["max_abs_difference"] <= TOLERANCE
 
 
+def _lying_runtime_file(model: Path) -> bytes:
+    """A runtime file recorded as made from ``model`` (its checksum matches, so it counts as current)
+    whose network is another one: an untrained dense layer, whose digits differ from the .h5's."""
+    from tui.core.tf import import_tf
+
+    _, keras = import_tf()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    other = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs)))
+    return runtime.convert(other, model, metadata=_record(runtime.runtime_path(SHIPPED))["metadata"])
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_evaluate_cross_check_exits_1_when_digits_differ(tmp_path, mnist_path, as_json):
+    """The README: `--cross-check` exits 1 if any predicted digit differs, with `--json` too."""
+    model = tmp_path / "m.h5"
+    shutil.copy(SHIPPED, model)
+    runtime.runtime_path(model).write_bytes(_lying_runtime_file(model))
+    assert runtime.runtime_state(model)[0] == "current"  # used as it is, never rebuilt from the .h5
+    proc = run_cli("evaluate", "--model", str(model), *(["--json"] if as_json else []), "--worst", "0",
+                   "--cross-check", cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr
+    if as_json:
+        check = json.loads(proc.stdout)["cross_check"]
+        assert (check["runtime"], check["other"], check["n"]) == ("LiteRT", "TensorFlow", 10000)
+        assert check["digits_differ"] > 1000 and check["max_abs_difference"] > 0.5
+    else:
+        differ = r"cross-check against TensorFlow: .*, [1-9][\d,]* of 10000 predicted digits differ"
+        assert re.search(differ, proc.stdout), proc.stdout[-500:]
+
+
 def test_models_lists_each_model_with_its_runtime_file(tmp_path):
     models = tmp_path / "models"
     models.mkdir()
@@ -336,7 +368,7 @@ def test_models_lists_each_model_with_its_runtime_file(tmp_path):
 def test_export_writes_each_format_that_loads_back(tmp_path, mnist):
     from tui.core.tf import import_tf
 
-    _, keras = import_tf()
+    tf, keras = import_tf()
     model = tmp_path / "m.h5"
     shutil.copy(SHIPPED, model)
     proc = run_cli("export", str(model), cwd=tmp_path, check_rc=0)
@@ -349,8 +381,17 @@ def test_export_writes_each_format_that_loads_back(tmp_path, mnist):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary files were left behind"
     x = mnist.x_test[:50].astype("float32")[..., None] / 255.0
     reloaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
-    reference = Predictor(model, runtime="tensorflow").predict_arrays(mnist.x_test[:50])
+    # The exports hold the network as it is: its own probabilities, before the temperature digitrec's
+    # Predictor applies (README, calibration); the digits are the same either way.
+    reference = Predictor(model, runtime="tensorflow").predict_arrays(mnist.x_test[:50], calibrated=False)
     assert float(np.max(np.abs(np.asarray(reloaded(x, training=False)) - reference))) <= TOLERANCE
+    # The SavedModel is for TensorFlow Serving and the like: TensorFlow alone loads it (no Keras, no
+    # digitrec), and it gives the .h5's digits on the same images.
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    served_probabilities = np.asarray(served.signatures["serving_default"](tf.constant(x)).popitem()[1])
+    assert served_probabilities.shape == (50, 10)
+    assert np.array_equal(served_probabilities.argmax(axis=1), reference.argmax(axis=1))
+    assert float(np.max(np.abs(served_probabilities - reference))) <= TOLERANCE
 
 
 def test_export_refuses_an_unsafe_model_and_writes_nothing(tmp_path):

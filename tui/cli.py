@@ -556,12 +556,12 @@ def cmd_evaluate(args) -> int:
     check = _cross_check(args) if args.cross_check else None
     if args.json:
         print(json.dumps({**report.to_json(mistakes=args.worst), **({"cross_check": check} if check else {})}))
-        return EXIT_OK
-    print(format_report(report, args.worst))
-    if check:
-        print(f"\ncross-check against {check['other']}: largest probability difference {check['max_abs_difference']:.1e}, "
-              f"{check['digits_differ']} of {check['n']} predicted digits differ")
-    return EXIT_OK if not check or check["digits_differ"] == 0 else EXIT_FAIL
+    else:
+        print(format_report(report, args.worst))
+        if check:
+            print(f"\ncross-check against {check['other']}: largest probability difference "
+                  f"{check['max_abs_difference']:.1e}, {check['digits_differ']} of {check['n']} predicted digits differ")
+    return EXIT_OK if not check or check["digits_differ"] == 0 else EXIT_FAIL  # the same code with or without --json
 
 
 def _cross_check(args) -> dict:
