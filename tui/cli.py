@@ -643,7 +643,12 @@ def cmd_read(args) -> int:
 
 def _predict_files(predictor, collected, total: int, pool, args, mode: str) -> int:
     from tui.core.batch import stream_predictions
+    from tui.core.images import split_skipped
+    from tui.core.names import for_text
 
+    collected, skipped = split_skipped(collected)
+    for skip in skipped:
+        _say_skipped(skip, args.json)
     failed = done = 0
     with _progress(total) as advance:
         for p in stream_predictions(predictor, collected, pool=pool):
@@ -651,24 +656,43 @@ def _predict_files(predictor, collected, total: int, pool, args, mode: str) -> i
             if p.error:
                 failed += 1
                 if args.json:
-                    print(json.dumps(p.to_json()), flush=True)
+                    _print_json(p.to_json())
                 else:
-                    print(f"digitrec: {p.error}", file=sys.stderr, flush=True)
+                    print(f"digitrec: {for_text(p.error)}", file=sys.stderr, flush=True)
             else:
                 _print_prediction(p, args.json, mode)
             advance()
-    if not args.json and done > 1:
-        print(f"{done - failed} predicted, {failed} failed", file=sys.stderr)
+    if not args.json and done + len(skipped) > 1:
+        print(f"{done - failed} predicted, {failed} failed" + (f", {len(skipped)} skipped" if skipped else ""),
+              file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK
 
 
+def _say_skipped(skip, as_json: bool) -> None:
+    """One line for a folder entry passed over: a JSON object with ``skipped`` (the reason), or ``digitrec: skipped ...``."""
+    from tui.core.names import for_text
+
+    if as_json:
+        _print_json({"path": str(skip.path), "skipped": skip.reason})
+    else:
+        print(f"digitrec: {for_text(str(skip))}", file=sys.stderr, flush=True)
+
+
+def _print_json(obj: dict) -> None:
+    """One JSON line, valid UTF-8 whatever bytes the file names hold (see ``tui.core.names``)."""
+    from tui.core.names import json_safe
+
+    print(json.dumps(json_safe(obj)), flush=True)
+
+
 def _print_prediction(p, as_json: bool, mode: str) -> None:
+    from tui.core.names import for_text
     from tui.core.render import format_prediction
 
     if as_json:
-        print(json.dumps(p.to_json()), flush=True)
+        _print_json(p.to_json())
         return
-    print(format_prediction(p.path, p.digit, p.confidence, p.probabilities, p.input28, mode=mode,
+    print(format_prediction(for_text(p.path), p.digit, p.confidence, p.probabilities, p.input28, mode=mode,
                             uncertain=p.uncertain, note=p.reason))
     print(flush=True)
 
@@ -720,11 +744,16 @@ def _render_mode(args) -> str:
 
 def _per_image(args, work, failed: list):
     """``(path, work(path))`` for each image named in ``args.paths``; an image that fails is reported (a JSON
-    line or ``digitrec: ...`` on stderr), added to ``failed`` and skipped, so the rest still run."""
+    line or ``digitrec: ...`` on stderr), added to ``failed`` and skipped, so the rest still run. A folder
+    entry that is no file to read is named as skipped, and is not a failure."""
     from tui.core.errors import ImageError
-    from tui.core.images import collect_images
+    from tui.core.images import Skipped, collect_images
+    from tui.core.names import for_text
 
     for path, problem in collect_images(args.paths):
+        if isinstance(problem, Skipped):
+            _say_skipped(problem, args.json)
+            continue
         try:
             if problem:
                 raise problem
@@ -732,20 +761,21 @@ def _per_image(args, work, failed: list):
         except ImageError as exc:
             failed.append(path)
             if args.json:
-                print(json.dumps({"path": str(path), "error": str(exc)}), flush=True)
+                _print_json({"path": str(path), "error": str(exc)})
             else:
-                print(f"digitrec: {exc}", file=sys.stderr, flush=True)
+                print(f"digitrec: {for_text(str(exc))}", file=sys.stderr, flush=True)
             continue
         yield path, result
 
 
 def _predict_numbers(predictor, args, mode: str) -> int:
+    from tui.core.names import for_text
     from tui.core.render import ascii_digit, probability_bars, side_by_side
 
     failed: list = []
     for path, reading in _per_image(args, predictor.read_number, failed):
         if args.json:
-            print(json.dumps(reading.to_json()), flush=True)
+            _print_json(reading.to_json())
             continue
         unsure = [str(i) for i in reading.doubtful_positions]
         notes = [f"{reading.confidence:.1%} sure"] if reading.confidence is not None else []
@@ -754,7 +784,7 @@ def _predict_numbers(predictor, args, mode: str) -> int:
         elif reading.uncertain and reading.reason:
             notes.append(f"uncertain: {reading.reason}")
         note = f" ({'; '.join(notes)})" if notes else ""
-        print(f"{path}: read {reading.text or '(no digits)'}{note}")
+        print(f"{for_text(str(path))}: read {reading.text or '(no digits)'}{note}")
         for i, p in enumerate(reading.digits, 1):
             flag = f", uncertain: {p.reason}" if p.uncertain else ""
             print(f"digit {i}: {p.digit} ({p.confidence:.1%}{flag})")
@@ -767,14 +797,18 @@ def _predict_numbers(predictor, args, mode: str) -> int:
 def _explain(predictor, args, mode: str) -> int:
     """``predict --explain``: each image as the model saw it beside its occlusion-sensitivity map."""
     from tui.core.explain import explain_input, format_explanation
+    from tui.core.names import for_text
     from tui.core.preprocess import preprocess_path
 
     def explain(path):
-        return explain_input(predictor, preprocess_path(path).input28, path=str(path))
+        return explain_input(predictor, preprocess_path(path).input28, path=str(path) if args.json else for_text(str(path)))
 
     failed: list = []
     for _, explanation in _per_image(args, explain, failed):
-        print(json.dumps(explanation.to_json()) if args.json else format_explanation(explanation, mode) + "\n", flush=True)
+        if args.json:
+            _print_json(explanation.to_json())
+        else:
+            print(format_explanation(explanation, mode) + "\n", flush=True)
     return EXIT_FAIL if failed else EXIT_OK
 
 

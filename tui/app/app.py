@@ -35,6 +35,7 @@ from tui.app.screens.confirm import AttachScreen, QuitScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.conversation import ConversationLog, Turn
 from tui.app.widgets.explanation import ExplanationView
+from tui.app.widgets.folder_results import FolderResults, skipped_text
 from tui.app.widgets.fitted import FittedView
 from tui.app.widgets.number import NumberView
 from tui.app.widgets.prediction import PredictionView, verdict
@@ -59,6 +60,8 @@ MIN_WIDTH, MIN_HEIGHT = 60, 20
 # Below this height a panel stacked under the log leaves the log too few lines to read an answer.
 STACKED_PANEL_MIN_HEIGHT = 36
 MAX_VIEWS_PER_TURN = 6  # more predictions than this are summarised in a table
+FOLDER_REFRESH_SECONDS = 0.25  # a folder's answers and progress reach the log at most this often
+FIRST_BATCH = 8  # a folder's first answers come after this many images, the rest in the engine's batches
 PANELS = ("train", "evaluate", "samples", "models", "draw")
 
 WELCOME = Text.assemble(
@@ -441,6 +444,9 @@ class DigitrecApp(App[int]):
                 self.post_message(ModelStatus(_no_model_text(self.model_path)))
                 return
             self.predictor()
+            from tui.core.preprocess import import_lazy_parts  # noqa: PLC0415
+
+            import_lazy_parts()  # SciPy's image parts: the first image predicted does not wait for them
         except Exception as exc:  # noqa: BLE001
             self.post_message(ModelStatus(f"model not loaded: {one_line(exc)}"))
 
@@ -551,10 +557,57 @@ class DigitrecApp(App[int]):
         turn.answer(Text(f"predicting {len(paths)} path{'s' if len(paths) > 1 else ''}…", style="dim"))
 
         def work() -> None:
-            predictions = self.predictor().predict_paths(paths)
-            self._from_thread(self._show_predictions, predictions, turn, False)
+            from textual.worker import get_current_worker  # noqa: PLC0415
+
+            from tui.core.images import collect_images, split_skipped  # noqa: PLC0415
+
+            worker = get_current_worker()
+            predictor = self.predictor()
+            collected, skipped = split_skipped(collect_images(paths))
+            lines = [str(skip) for skip in skipped]
+            if len(collected) <= MAX_VIEWS_PER_TURN:  # a few images: each drawn beside its bars
+                from tui.core.inference import prepare  # noqa: PLC0415
+
+                predictions = predictor.predict_prepared([(path, str(problem) if problem else prepare(path))
+                                                          for path, problem in collected])
+                self._from_thread(self._show_predictions, predictions, turn, False, lines)
+                return
+            self._stream_folder(predictor, collected, lines, turn, worker)
 
         self._in_thread(turn, "predict", "predicting images", work)
+
+    def _stream_folder(self, predictor: Any, collected: list[Any], skipped: list[str], turn: Turn, worker: Any) -> None:
+        """Predict many images a batch at a time, their answers streaming into ``turn`` (worker threads only).
+
+        The worker stops at the next batch once it is cancelled (the app quitting), so quitting never
+        waits for the rest of a folder.
+        """
+        import itertools  # noqa: PLC0415
+        import time  # noqa: PLC0415
+
+        from tui.core.batch import stream_predictions  # noqa: PLC0415
+
+        try:
+            view = self.call_from_thread(self._folder_view, turn, len(collected), skipped)
+        except RuntimeError:  # the app closed meanwhile
+            return
+        pending: list[Any] = []
+        flushed, last_good = 0.0, None
+        # A small first batch: the first answers show after a few images, not after 64.
+        first = FIRST_BATCH
+        answers = itertools.chain(stream_predictions(predictor, collected[:first], batch_size=first),
+                                  stream_predictions(predictor, collected[first:]))
+        for p in answers:
+            if worker.is_cancelled:
+                return
+            pending.append(p)
+            last_good = p if not p.error else last_good
+            if time.monotonic() - flushed >= FOLDER_REFRESH_SECONDS:
+                view.post_message(FolderResults.Batch(pending))
+                pending, flushed = [], time.monotonic()
+        view.post_message(FolderResults.Batch(pending, finished=True))
+        if last_good is not None:
+            self._last_image = ("path", last_good.path)
 
     def _cmd_samples(self, command: Command, turn: Turn) -> None:
         folder = Path(command.args[0]).expanduser() if command.args else self.samples_dir
@@ -570,12 +623,20 @@ class DigitrecApp(App[int]):
 
         self._in_thread(turn, "predict", f"predicting the images in {folder}", work)
 
-    def _show_predictions(self, predictions: list[Any], turn: Turn, as_table: bool) -> None:
+    def _folder_view(self, turn: Turn, total: int, skipped: list[str]) -> FolderResults:
+        """The widget a folder's answers stream into, made here: its messages must come to the app's thread."""
+        view = FolderResults(total, skipped, classes="turn-answer")
+        turn.answer(view)
+        return view
+
+    def _show_predictions(self, predictions: list[Any], turn: Turn, as_table: bool, skipped: list[str] = ()) -> None:
+        if skipped:
+            turn.answer(skipped_text(skipped))
         if not predictions:
-            turn.answer(error_text("no images found there"), error=True)
+            turn.answer(error_text("no images found there"), error=True, replace=not skipped)
             return
         if len(predictions) == 1 and predictions[0].error:  # e.g. a folder without images: one line, not a table
-            turn.answer(verdict(predictions[0]), error=True)
+            turn.answer(verdict(predictions[0]), error=True, replace=not skipped)
             return
         if as_table or len(predictions) > MAX_VIEWS_PER_TURN:
             table = Table(box=None, header_style="bold")
@@ -588,11 +649,11 @@ class DigitrecApp(App[int]):
                     note = Text(p.reason or "uncertain", style="yellow") if p.uncertain else ""
                     table.add_row(Path(p.path).name, Text(str(p.digit), style="bold green"), f"{p.confidence:.1%}", note)
             good = [p for p in predictions if not p.error]
-            turn.answer(table, f"{len(good)} of {len(predictions)} images recognised")
+            turn.answer(table, f"{len(good)} of {len(predictions)} images recognised", replace=not skipped)
             self.samples_panel.show_results(predictions)
         else:
             views = [PredictionView(p, mode=self.render_mode, classes="turn-answer") for p in predictions]
-            turn.answer(*views, error=all(p.error for p in predictions))
+            turn.answer(*views, error=all(p.error for p in predictions), replace=not skipped)
         shown = [p for p in predictions if not p.error]
         if shown:
             self.samples_panel.show_prediction(shown[-1])
@@ -814,15 +875,22 @@ class DigitrecApp(App[int]):
         limit = command.options.get("limit")
 
         def work() -> None:
+            from textual.worker import get_current_worker  # noqa: PLC0415
+
             from tui.app.widgets.evaluate_panel import EvaluatePanel  # noqa: PLC0415
-            from tui.core.evaluate import evaluate  # noqa: PLC0415
+            from tui.core.evaluate import EvaluationCancelled, evaluate  # noqa: PLC0415
+
+            worker = get_current_worker()
 
             def progress(done: int, total: int) -> None:
                 panel.post_message(EvaluatePanel.Progress(done, total))
 
             try:
+                # Stops between chunks once the worker is cancelled (the app quitting): quitting never waits for it.
                 report = evaluate(self.model_path, data_path=self.data, progress=progress, limit=limit,
-                                  predictor=self.predictor())
+                                  predictor=self.predictor(), cancelled=lambda: worker.is_cancelled)
+            except EvaluationCancelled:
+                return
             except Exception as exc:
                 self._from_thread(panel.failed, one_line(exc))
                 raise
@@ -886,8 +954,10 @@ class DigitrecApp(App[int]):
                                         **({"epochs": epochs} if epochs else {}))
             data = self.data or os.environ.get("DIGITREC_MNIST")
             run_dir = spawn_run(create_finetune_run(settings, output, data))
-            skipped = f" ({len(mine.skipped)} skipped: {mine.skipped[0]})" if mine.skipped else ""
+            skipped = f" ({len(mine.skipped)} skipped, named below)" if mine.skipped else ""
             self._from_thread(self._follow, run_dir, turn, f"teaching with {len(mine.labels)} of your digits{skipped}")
+            if mine.skipped:
+                self._from_thread(turn.answer, skipped_text(f"skipped {line}" for line in mine.skipped), replace=False)
 
         self.action_show_panel("train", focus=False)
         self._in_thread(turn, "train", "starting a fine-tune", work)

@@ -10,6 +10,11 @@ from typing import Any
 import numpy as np
 
 from tui.core.data import load_mnist
+from tui.core.errors import DigitrecError
+
+
+class EvaluationCancelled(DigitrecError):
+    """The caller asked an evaluation to stop (``cancelled``) before it reached the end."""
 
 
 @dataclass
@@ -95,8 +100,11 @@ def report_from_probabilities(model_path: str, probs: np.ndarray, y: np.ndarray,
 def evaluate(model_path: str | os.PathLike | None = None, data_path: str | None = None,
              progress: Callable[[int, int], None] | None = None, limit: int | None = None,
              predictor=None, chunk: int = 1000, runtime: str | None = None,
-             notify: Callable[[str], None] | None = None) -> EvalReport:
+             notify: Callable[[str], None] | None = None,
+             cancelled: Callable[[], bool] | None = None) -> EvalReport:
     """Evaluate a model on the MNIST test set; ``progress(done, total)`` after each chunk.
+
+    ``cancelled()`` is asked before each chunk; once it is true, :class:`EvaluationCancelled` is raised.
 
     ``runtime`` and ``notify`` are the :class:`Predictor`'s: LiteRT unless ``tensorflow`` is asked for.
     """
@@ -109,6 +117,8 @@ def evaluate(model_path: str | os.PathLike | None = None, data_path: str | None 
         x, y = x[:limit], y[:limit]
     parts = []
     for start in range(0, len(x), chunk):
+        if cancelled is not None and cancelled():
+            raise EvaluationCancelled("the evaluation was stopped before the end")
         parts.append(predictor.predict_arrays(x[start : start + chunk]))
         if progress:
             progress(min(start + chunk, len(x)), len(x))

@@ -71,7 +71,8 @@ class LabelledImages:
     inputs: np.ndarray  # (N, 28, 28) float32 in [0, 1]
     labels: np.ndarray  # (N,) int
     paths: list[str]
-    skipped: list[str] = field(default_factory=list)  # one line each: unlabelled or unreadable files
+    # One line each, to follow "skipped ": unlabelled or unreadable files, entries that are no file to read.
+    skipped: list[str] = field(default_factory=list)
 
 
 # -- your labelled digits ---------------------------------------------------------------------------
@@ -93,7 +94,7 @@ def label_of(path: Path, root: Path) -> int | None:
 
 def collect_labelled(folder: str | os.PathLike) -> LabelledImages:
     """Read and preprocess every labelled image in ``folder`` (names ``7_...``, or subfolders ``0/``..``9/``)."""
-    from tui.core.images import collect_images  # noqa: PLC0415
+    from tui.core.images import Skipped, collect_images  # noqa: PLC0415
     from tui.core.preprocess import preprocess_path  # noqa: PLC0415
 
     root = Path(folder).expanduser()
@@ -103,6 +104,9 @@ def collect_labelled(folder: str | os.PathLike) -> LabelledImages:
     sources = [root] + [root / str(d) for d in range(10) if (root / str(d)).is_dir()]
     inputs, labels, paths, skipped = [], [], [], []
     for path, problem in collect_images(sources):
+        if isinstance(problem, Skipped):
+            skipped.append(f"{path}: {problem.reason}")
+            continue
         if problem is not None:  # a folder without images among them: the count below says if none are left
             continue
         label = label_of(path, root)
@@ -222,6 +226,7 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
     from tui.core import pipeline  # noqa: PLC0415
     from tui.core.data import load_mnist  # noqa: PLC0415
     from tui.core.inference import Predictor  # noqa: PLC0415
+    from tui.core.names import for_text  # noqa: PLC0415
     from tui.core.modelfile import (  # noqa: PLC0415
         check_output_writable,
         library_versions,
@@ -244,8 +249,10 @@ def _finetune(settings: FinetuneSettings, data_path, data, output: Path, run_dir
     check_output_writable(output)
     mine = collect_labelled(settings.folder)
     teach_idx, held_idx = split_held_out(mine.labels, settings.held_out, settings.seed)
-    for line in mine.skipped:
-        log(f"skipped {line}")
+    for line in mine.skipped:  # on the console (or the app's log) as well as in train.log
+        log(f"skipped {for_text(line)}")
+        if reporter:
+            reporter({"type": "skipped", "line": line})
     mnist = data or load_mnist(data_path)
     _, keras = import_tf()
     if flag.is_set():

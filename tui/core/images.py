@@ -12,6 +12,7 @@ import functools
 import importlib
 import math
 import os
+import stat
 import threading
 import warnings
 from pathlib import Path
@@ -42,8 +43,21 @@ _IMAGE_MAGIC = (
 )
 
 
+class Skipped(ImageError):
+    """An entry inside a folder passed over because it is named like an image but is no file to read:
+    a link to nothing, a loop of links, a FIFO, a folder. ``str()`` is one line naming it and why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(f"skipped {path}: {reason}")
+
+
 def collect_images(paths: list[str | Path]) -> list[tuple[Path, ImageError | None]]:
-    """Expand files and folders into image paths, each paired with the error that rules it out (or None)."""
+    """Expand files and folders into image paths, each paired with the error that rules it out (or None).
+
+    An entry of a folder named like an image that is no regular file comes paired with a
+    :class:`Skipped` (see :func:`split_skipped`); other names (``notes.txt``, ``.hidden.png``) are not images.
+    """
     found: list[tuple[Path, ImageError | None]] = []
     for raw in paths:
         path = Path(raw).expanduser()
@@ -53,16 +67,48 @@ def collect_images(paths: list[str | Path]) -> list[tuple[Path, ImageError | Non
             except OSError as exc:
                 found.append((path, ImageError(f"cannot list folder {path} ({_reason(exc)})")))
                 continue
-            images = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-            if images:
-                found.extend((p, None) for p in images)
+            named = [(p, _not_a_file(p)) for p in entries if p.suffix.lower() in IMAGE_SUFFIXES]
+            if any(why is None for _, why in named):
+                found.extend((p, None if why is None else Skipped(p, why)) for p, why in named)
             else:
+                found.extend((p, Skipped(p, why)) for p, why in named)
                 found.append((path, ImageError(f"folder {path} contains no images ({_SUFFIX_LIST})")))
         elif path.exists():
             found.append((path, None))
         else:
             found.append((path, ImageError(_missing(path))))
     return found
+
+
+def split_skipped(collected: list[tuple[Path, ImageError | None]]) -> tuple[list[tuple[Path, ImageError | None]], list[Skipped]]:
+    """``collect_images`` entries apart from the folder entries it skipped, and those skips, each in order."""
+    kept = [(path, problem) for path, problem in collected if not isinstance(problem, Skipped)]
+    return kept, [problem for _, problem in collected if isinstance(problem, Skipped)]
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why a folder entry named like an image is no file to read, or None when it is a regular file (or a link to one)."""
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            return f"a symbolic link to {os.readlink(path)}, which does not exist"
+        return f"cannot be read ({_reason(exc)})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder named like an image"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not an image file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not an image file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not an image file"
+    return "not a regular file"
 
 
 def _missing(path: Path) -> str:

@@ -239,6 +239,10 @@ def describe_event(event: dict[str, Any]) -> str:
         return f"cancelled: {event.get('reason') or 'stopped'}" + (f"; best checkpoint kept at {kept}" if kept else "")
     if kind == "error":
         return f"error: {event.get('reason') or 'no reason recorded'}"
+    if kind == "skipped":  # a fine-tune's image it could not use (see finetune.collect_labelled)
+        from tui.core.names import for_text  # noqa: PLC0415
+
+        return f"skipped {for_text(str(event.get('line', '?')))}"
     return str(event)
 
 
