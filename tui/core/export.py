@@ -39,7 +39,7 @@ def export_model(model_path: Path, fmt: str = "tflite", output: Path | None = No
 
     An existing ``output`` is replaced only when digitrec wrote it, or with ``force`` (see the module).
     """
-    from tui.core.modelfile import load_model, read_metadata  # noqa: PLC0415
+    from tui.core.modelfile import DIGIT, READER, load_model, read_metadata  # noqa: PLC0415
     from tui.core.runtime import export_runtime  # noqa: PLC0415
 
     if fmt not in FORMATS:
@@ -51,14 +51,17 @@ def export_model(model_path: Path, fmt: str = "tflite", output: Path | None = No
     if output.resolve() == model_path.resolve():
         raise ModelFileError(f"{output} is the model itself; give another --output")
     check_replaceable(output, fmt, force)  # before the slow load, and again before the rename
-    model = load_model(model_path)
+    metadata = read_metadata(model_path)
+    model = load_model(model_path, READER if metadata.get("kind") == "number_reader" else DIGIT)
     if fmt == "tflite":
         check_replaceable(output, fmt, force)  # loading took a while: check what is there now
-        return export_runtime(model, model_path, read_metadata(model_path), output)
+        return export_runtime(model, model_path, metadata, output)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.stem}.{os.getpid()}.tmp{FORMATS[fmt] if fmt == 'keras' else ''}")
     record = json.dumps({"format": MARKER_FORMAT, "source": model_path.name, "source_sha256": file_sha256(model_path),
-                         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                         "exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                         # digitrec shows softmax(log(p) / temperature); the export gives p itself
+                         "temperature": metadata.get("temperature")})
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
