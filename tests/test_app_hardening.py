@@ -86,6 +86,9 @@ class SlowPredictor:
         return [Prediction(path=str(p), digit=7, confidence=0.91, probabilities=probabilities,
                            input28=np.zeros((28, 28), dtype=np.float32)) for p in paths]
 
+    def predict_prepared(self, items):  # what `predict` calls for a few images, each read first
+        return self.predict_paths([path for path, _ in items])
+
 
 class HandBacks:
     """Spies on ``app.call_from_thread``: what each worker hands back to the app, and how that ended."""
@@ -116,7 +119,7 @@ class HandBacks:
 async def test_quitting_while_a_worker_runs_exits_cleanly(workdir, monkeypatch, command, answer):
     release = threading.Event()  # the work finishes only once the app has gone
 
-    def slow_evaluate(model_path, data_path=None, progress=None, limit=None, predictor=None):
+    def slow_evaluate(model_path, data_path=None, progress=None, limit=None, predictor=None, cancelled=None):
         progress(1, 5)
         assert release.wait(timeout=60)
         rows = [{"digit": d, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1} for d in range(10)]
