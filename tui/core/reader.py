@@ -29,6 +29,7 @@ from tui.core.lines import normalise_lines
 NUMBER_THRESHOLD = 0.8
 DIGIT_THRESHOLD = 0.8
 COLUMN = 4  # pixels of the line per output column
+VIEW_PAPER = 0.35  # ink below this is left out of the digits drawn for display
 BEAM_WIDTH = 8  # prefixes kept by the CTC beam search (tui/core/ctc.py)
 # The widths the line is read at, as shares of its natural aspect (see read_gray).
 STRETCHES = tuple(float(s) for s in os.environ.get("DIGITREC_READER_STRETCHES", "1.0,0.85,1.15").split(","))
@@ -104,9 +105,11 @@ def digit_view(line: np.ndarray, columns: tuple[int, int]) -> np.ndarray:
 
     start, end = columns
     centre = (start + end) / 2 * COLUMN + COLUMN / 2
-    half = max(line.shape[0] * 0.4, (end - start) * COLUMN / 2 + COLUMN)
+    half = max(line.shape[0] * 0.3, (end - start) * COLUMN / 2 + COLUMN / 2)
     left, right = max(0, int(centre - half)), min(line.shape[1], int(centre + half) + 1)
-    part = line[:, left:right]
+    # The paper's pattern survives in the line as faint ink (the reader learned to ignore it);
+    # a person looking at one digit is better served without it.
+    part = np.clip((line[:, left:right] - VIEW_PAPER) / (1 - VIEW_PAPER), 0, 1)
     if part.size == 0 or part.max() <= 0.05:
         return np.zeros((28, 28), dtype=np.float32)
-    return normalise_ink(np.clip(part, 0, 1)).astype(np.float32)
+    return normalise_ink(part).astype(np.float32)
