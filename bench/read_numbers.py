@@ -83,7 +83,7 @@ def summarise(rows: list[dict], total_seconds: float) -> dict:
     times = sorted(r["seconds"] for r in rows)
     sweep = {}
     if all(isinstance(r["confidence"], (int, float)) for r in rows):
-        for threshold in (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98):
+        for threshold in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
             sweep[str(threshold)] = {
                 "wrong_flagged": sum(r["confidence"] < threshold for r in wrong) / max(1, len(wrong)),
                 "right_flagged": sum(r["confidence"] < threshold for r in right) / max(1, len(right))}
