@@ -109,9 +109,10 @@ def test_predict_number_names_the_uncertain_positions(cli_env, trained_model, mn
     half = pair.shape[1] // 2
     path = tmp_path / "4#1.png"
     Image.fromarray(np.concatenate([pair[:, :half], middle, pair[:, half:]], axis=1)).save(path)
-    row = json.loads(run_cli("predict", "--number", str(path), "--model", str(trained_model), "--json", env=cli_env,
+    # The digit model's own reading (cut into digits): the number reader has its own tests.
+    row = json.loads(run_cli("read", "--segment", str(path), "--model", str(trained_model), "--json", env=cli_env,
                              check_rc=0).stdout)
-    assert len(row["digits"]) == 3 and row["number"][0] + row["number"][2] == expected
+    assert row["method"] == "segment" and len(row["digits"]) == 3 and row["number"][0] + row["number"][2] == expected
     assert row["uncertain"] is True and row["uncertain_positions"] == [2]
 
 
@@ -133,7 +134,7 @@ def test_solid_shapes_are_flagged_uncertain(trained_model, tmp_path, shape):
 
 @pytest.mark.parametrize("args, message", [
     (("--epochs", "0"), "digitrec: epochs must be at least 1; check the value you gave"),
-    (("--preset", "turbo"), "digitrec: unknown preset 'turbo'; choose one of: classic, fast, default, best, robust"),
+    (("--preset", "turbo"), "digitrec: unknown preset 'turbo'; choose one of: classic, fast, default, best, robust, reader"),
 ])
 def test_bad_training_settings_say_what_is_allowed(cli_env, tmp_path, args, message):
     proc = run_cli("train", *args, "--output", str(tmp_path / "m.h5"), env=cli_env)
