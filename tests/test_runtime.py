@@ -515,17 +515,18 @@ async def test_app_loads_the_model_on_litert_and_says_when_it_rebuilt_the_runtim
 
 
 def test_each_model_is_judged_unsure_at_its_own_threshold():
-    """The 'uncertain' line sits where it was chosen for the model's preset (robust: 0.80, else 0.65);
+    """The 'uncertain' line sits where it was chosen for the model's preset (robust, calibrated: 0.99,
+    else 0.65);
     a threshold in the model's own metadata wins; nonsense there is ignored."""
     from tui.core.inference import Predictor, confidence_threshold, judge
 
     assert confidence_threshold({}) == 0.65 and confidence_threshold({"preset": "default"}) == 0.65
-    assert confidence_threshold({"preset": "robust"}) == 0.80
+    assert confidence_threshold({"preset": "robust"}) == 0.99
     assert confidence_threshold({"preset": "robust", "confidence_threshold": 0.9}) == 0.9
     for junk in (True, 2, -1, "0.7", None):
         assert confidence_threshold({"preset": "default", "confidence_threshold": junk}) == 0.65
     predictor = Predictor(SHIPPED, runtime="litert")
-    assert predictor.metadata["preset"] == "robust" and predictor.threshold == 0.80
+    assert predictor.metadata["preset"] == "robust" and predictor.threshold == 0.99
     seven = np.zeros((28, 28), "float32")
     seven[6:8, 8:20] = 1.0
     seven[8:22, 17:19] = 1.0
