@@ -57,9 +57,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # bidirectional LSTM and CTC, trained on synthetic numbers from MNIST training digits plus the
     # real labelled lines named by $DIGITREC_NUMBERS_TRAIN, if any. Its output is
     # models/number_reader.h5; validation is whole numbers read right on held-out real lines.
-    # The last two of its ten epochs are the real lines alone at a low rate (tui/core/reader_train.py).
-    "reader": dict(arch="reader", epochs=10, batch_size=128, learning_rate=2e-3, validation_split=0.1,
-                   extra={"synthetic": 32000, "real_repeats": 28, "real_finish_epochs": 2, "real_finish_lr": 2e-4}),
+    # (Two more epochs on the real lines alone, extra.real_finish_epochs, read 87.6 % of the
+    # development set against 87.2 % but real single digits 95.7 % against 96.5 %: not adopted.)
+    "reader": dict(arch="reader", epochs=8, batch_size=128, learning_rate=2e-3, validation_split=0.1,
+                   extra={"synthetic": 32000, "real_repeats": 28}),
 }
 
 DEFAULT_PRESET = "default"

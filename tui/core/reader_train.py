@@ -180,10 +180,9 @@ def train_reader(cfg, data_path, data, output, run_dir, initial_epoch, writer, r
         raise Cancelled(flag.reason)
     model = reader_model.build_reader(tuple(extra.get("widths", (24, 48, 64, 64, 96))), int(extra.get("rnn", 64)),
                                       float(extra.get("dropout", 0.25)), seed=cfg.seed)
-    # The last ``finishing`` epochs are real lines only, at a low constant rate: the domain the
-    # real lines come from without forgetting the synthetic numbers (on the development set of
-    # cheque amounts, 87.2 -> 88.6 % for two such epochs; real single digits read as numbers
-    # 96.5 -> 96.4 %, so no loss elsewhere; BENCHMARKS.md "Reading numbers").
+    # Optionally the last ``finishing`` epochs are real lines only, at a low constant rate. Measured
+    # and not adopted by the preset: the development set of cheque amounts 87.2 -> 87.6 %, real
+    # single digits read as numbers 96.5 -> 95.7 % (BENCHMARKS.md "Reading numbers").
     finishing = min(int(extra.get("real_finish_epochs", 0)), cfg.epochs - 1) if train_real else 0
     main_epochs = cfg.epochs - finishing
     total = main_epochs * steps
