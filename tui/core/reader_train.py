@@ -144,7 +144,7 @@ def train_reader(cfg, data_path, data, output, run_dir, initial_epoch, writer, r
     from tui.core import reader_model  # noqa: PLC0415 - imports TensorFlow
     from tui.core.modelfile import check_output_writable, library_versions, save_model  # noqa: PLC0415
     from tui.core.tf import import_tf  # noqa: PLC0415
-    from tui.core.train import Cancelled, TrainResult, _make_callback, publish_model, write_runtime_file  # noqa: PLC0415
+    from tui.core.train import Cancelled, TrainResult, _make_callback, publish_run  # noqa: PLC0415
     from tui.core.tensorboard import SummaryLog  # noqa: PLC0415
 
     check_output_writable(output)
@@ -275,12 +275,7 @@ def train_reader(cfg, data_path, data, output, run_dir, initial_epoch, writer, r
     final_meta = {**meta, "epochs_run": cfg.epochs, "training_seconds": round(train_seconds, 2),
                   "date": time.strftime("%Y-%m-%d"), "test_accuracy": None, "best_val_accuracy": recorder.best_val}
     final = save_model(model, run_dir / runs.FINAL_MODEL, final_meta)
-    if flag.is_set():
-        raise Cancelled(flag.reason)
-    previous = publish_model(final, Path(output))
-    if previous:
-        log(f"the model it replaced is kept at {previous}")
-    write_runtime_file(model, Path(output), log)
+    previous = publish_run(model, final, Path(output), flag, log)
     seconds = time.monotonic() - started
     finish("done", model=str(output), run_model=str(final), previous_model=str(previous) if previous else None,
            best_val_accuracy=recorder.best_val, test_accuracy=None, seconds=round(seconds, 2),

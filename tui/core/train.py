@@ -323,6 +323,18 @@ def calibrate(model, x_val: np.ndarray, y_val: np.ndarray) -> dict[str, Any]:
     return {"temperature": fit_temperature(probs, y_val), "temperature_fitted_on": f"{len(x_val)} validation images"}
 
 
+def publish_run(model, final: Path, output: Path, flag: StopFlag, log: Callable[[str], None]) -> Path | None:
+    """Publish a finished run's saved model to ``output`` with its runtime file, unless a stop came
+    after the last batch (the old output is then kept); returns where a replaced model is kept."""
+    if flag.is_set():
+        raise Cancelled(flag.reason)
+    previous = publish_model(final, Path(output))
+    if previous:
+        log(f"the model it replaced is kept at {previous}")
+    write_runtime_file(model, Path(output), log)
+    return previous
+
+
 def resume_point(run_dir: Path) -> tuple[TrainConfig, dict[str, Any], int]:
     """Config, stored options and last finished epoch of a run that can be resumed."""
     import json  # noqa: PLC0415
@@ -462,12 +474,7 @@ def _publish_finished(cfg, data_path, data, output, run_dir, initial_epoch, writ
     if reporter:
         reporter(event)
     model = load_model(final, READER if cfg.arch == "reader" else DIGIT)  # for its runtime file
-    if flag.is_set():
-        raise Cancelled(flag.reason)
-    previous = publish_model(final, Path(output))
-    if previous:
-        log(f"the model it replaced is kept at {previous}")
-    write_runtime_file(model, Path(output), log)
+    previous = publish_run(model, final, Path(output), flag, log)
     seconds = time.monotonic() - started
     test_acc = meta.get("test_accuracy")
     finish("done", model=str(output), run_model=str(final), previous_model=str(previous) if previous else None,
@@ -565,12 +572,7 @@ def _train(cfg, data_path, data, output, run_dir, initial_epoch, writer, reporte
         "best_val_accuracy": recorder.best_val,
     }
     final = save_model(model, run_dir / runs.FINAL_MODEL, final_meta)
-    if flag.is_set():  # a stop that came after the last batch still keeps the old output
-        raise Cancelled(flag.reason)
-    previous = publish_model(final, Path(output))
-    if previous:
-        log(f"the model it replaced is kept at {previous}")
-    write_runtime_file(model, Path(output), log)
+    previous = publish_run(model, final, Path(output), flag, log)
     seconds = time.monotonic() - started
     finish("done", model=str(output), run_model=str(final), previous_model=str(previous) if previous else None, best_val_accuracy=recorder.best_val,
            test_accuracy=test_acc, test_loss=test_loss, seconds=round(seconds, 2), train_seconds=round(train_seconds, 2),
