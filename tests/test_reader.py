@@ -257,6 +257,31 @@ def test_a_reader_run_is_recorded_like_any_other(tmp_path, mnist_path, monkeypat
     assert meta["kind"] == "number_reader" and meta["real_lines"] == 0
 
 
+def test_a_reader_run_can_end_on_real_lines_alone(tmp_path, mnist_path, monkeypatch):
+    """extra.real_finish_epochs: the last epochs train on the real lines only, with as many steps as
+    they fill, and are recorded like the others."""
+    real = ROOT.parent / "shared" / "data" / "realnumbers-train"
+    if not (real / "labels.csv").is_file():
+        pytest.skip(f"{real} is not here (the real training lines live in ../shared)")
+    from tui.core.config import TrainConfig
+    from tui.core.presets import PRESETS
+    from tui.core.train import run_training
+
+    monkeypatch.setenv("DIGITREC_NUMBERS_TRAIN", str(real))
+    extra = {**PRESETS["reader"]["extra"], "real_repeats": 1, "real_finish_epochs": 1,
+             "widths": [8, 8, 16, 16, 16], "rnn": 8, "workers": 1}
+    cfg = TrainConfig(**{**PRESETS["reader"], "preset": "reader"}).with_overrides(
+        epochs=2, train_subset=300, batch_size=256, extra=extra)
+    result = run_training(cfg, data_path=mnist_path, output=tmp_path / "r.h5", run_dir=tmp_path / "run")
+    assert result.status == "done", result.reason
+    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [1, 2]
+    start = next(e for e in events if e["type"] == "start")
+    last_batches = [e for e in events if e["type"] == "batch" and e["epoch"] == 2]
+    real_lines = start["train_size"] - (300 - 30)  # all but the synthetic lines kept for training
+    assert last_batches[-1]["steps"] == -(-real_lines // 256) != start["steps_per_epoch"]
+
+
 # -- the shipped reader on real numbers ---------------------------------------------------------------
 
 
@@ -343,29 +368,3 @@ def test_an_underlined_number_reads_as_the_number():
     underlined = np.vstack([gray, np.ones((h // 3, w), dtype=gray.dtype)])
     underlined[h + 2:h + 5, w // 20:w - w // 20] = 0.15  # a pen line under the whole amount
     assert _shipped_reader().read_gray(underlined).text == "127"
-
-
-def test_a_reader_run_ends_on_real_lines_alone(tmp_path, mnist_path, monkeypatch):
-    """The preset's last epochs train on the real lines only: the run records every epoch, the
-    finishing ones with as many steps as the real lines fill."""
-    real = ROOT.parent / "shared" / "data" / "realnumbers-train"
-    if not (real / "labels.csv").is_file():
-        pytest.skip(f"{real} is not here (the real training lines live in ../shared)")
-    from tui.core.config import TrainConfig
-    from tui.core.presets import PRESETS
-    from tui.core.train import run_training
-
-    monkeypatch.setenv("DIGITREC_NUMBERS_TRAIN", str(real))
-    extra = {**PRESETS["reader"]["extra"], "synthetic": 0, "real_repeats": 1, "real_finish_epochs": 1,
-             "widths": [8, 8, 16, 16, 16], "rnn": 8, "workers": 1}
-    cfg = TrainConfig(**{**PRESETS["reader"], "preset": "reader"}).with_overrides(
-        epochs=2, train_subset=256, batch_size=128, extra=extra)
-    result = run_training(cfg, data_path=mnist_path, output=tmp_path / "r.h5", run_dir=tmp_path / "run")
-    assert result.status == "done", result.reason
-    events = [json.loads(line) for line in (tmp_path / "run" / "events.jsonl").read_text().splitlines()]
-    epochs = [e for e in events if e["type"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2]
-    start = next(e for e in events if e["type"] == "start")
-    last_batches = [e for e in events if e["type"] == "batch" and e["epoch"] == 2]
-    real_lines = start["train_size"] - (256 - min(256 // 10, 1000))  # synthetic lines kept for training
-    assert last_batches[-1]["steps"] == -(-real_lines // 128) != start["steps_per_epoch"]
